@@ -1,0 +1,21 @@
+"""privacy-desk: wiring only. Routes live in chalicelib/api blueprints; handlers call into chalicelib."""
+import os
+
+from chalice import Chalice
+
+from chalicelib import config, notifications
+from chalicelib.api import admin, public
+
+app = Chalice(app_name="privacy-desk")
+app.register_blueprint(admin.bp)
+app.register_blueprint(public.bp)
+
+if config.stage() == "local":
+    from chalicelib.api import dev
+
+    app.register_blueprint(dev.bp)
+
+
+@app.on_dynamodb_record(stream_arn=os.environ["REQUESTS_STREAM_ARN"], batch_size=25, starting_position="TRIM_HORIZON")
+def on_request_change(event):
+    return notifications.handle_stream(event.to_dict()["Records"])

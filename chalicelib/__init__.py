@@ -1,0 +1,1 @@
+"""privacy-desk: the GDPR personal-data module (domain code, free of Chalice)."""

@@ -1,0 +1,55 @@
+"""The officer's action link (seed §5 from an email): GET shows, POST executes.
+
+GET never changes anything, because mail scanners open links. The token is bound to the request and to the
+officer it was mailed to: it stops working when it expires, when the request was handled, or when that
+person is no longer the one who may act (officer changed, member removed)."""
+from . import dossiers, execution, templating, tokens
+from . import privacy_requests as pr
+from .errors import Conflict, DomainError, Forbidden
+from .portal import error_page
+from .teams import require_team
+
+
+class Revoked(Forbidden):
+    reason = "revoked"
+
+
+def _load(token: str):
+    claims = tokens.read(token, tokens.ACTION)
+    settings = require_team(claims["team"])
+    officer = claims.get("officer")
+    if settings.privacy_officer_id and settings.privacy_officer_id != officer:
+        raise Revoked("this link was sent to someone who is no longer the team's privacy officer")
+    if not execution.may_execute(claims["team"], officer):
+        raise Revoked("this link's recipient may no longer execute the team's requests")
+    item = pr.get_item(claims["team"], claims["req"], consistent=True)
+    return settings, officer, item
+
+
+def show(token: str) -> tuple[int, str]:
+    try:
+        settings, _officer, item = _load(token)
+    except DomainError as exc:
+        return exc.status, error_page(exc, None)
+    return 200, _render(settings, item)
+
+
+def confirm(token: str) -> tuple[int, str]:
+    try:
+        settings, officer, item = _load(token)
+        if item.status not in pr.EXECUTABLE:
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
+        done = execution.run(item, officer, {"confirm": True})
+    except DomainError as exc:
+        return exc.status, error_page(exc, None)
+    locale = settings.locale or templating.DEFAULT_LOCALE
+    return 200, templating.render("pages/action_done.html", locale, request=done,
+                                  team_name=settings.team_name or item.team_id)
+
+
+def _render(settings, item) -> str:
+    locale = settings.locale or templating.DEFAULT_LOCALE
+    return templating.render("pages/action.html", locale, request=pr.view(item),
+                             team_name=settings.team_name or item.team_id,
+                             matching_dossiers=dossiers.count_client_dossiers(item.team_id, item.email),
+                             executable=item.status in pr.EXECUTABLE)

@@ -1,0 +1,104 @@
+"""Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
+from chalice import Blueprint
+
+from .. import dossiers, execution, privacy_requests, settings, teams
+from ..web import body, caller, cursor_in, endpoint, json_response, member, page_out, query, DOCUMENT_LIMIT
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/teams/{team_id}/members/{member_id}", methods=["PUT"])
+@endpoint
+def put_member(team_id, member_id):
+    request = bp.current_request
+    member(request, team_id, admin=True)
+    saved, created = teams.upsert_member(team_id, member_id, body(request))
+    return json_response(saved, 201 if created else 200)
+
+
+@bp.route("/teams/{team_id}/members/{member_id}", methods=["DELETE"])
+@endpoint
+def delete_member(team_id, member_id):
+    member(bp.current_request, team_id, admin=True)
+    teams.remove_member(team_id, member_id)
+    return json_response({"member_id": member_id, "deleted": True})
+
+
+@bp.route("/teams/{team_id}/privacy/settings", methods=["GET"])
+@endpoint
+def get_settings(team_id):
+    member(bp.current_request, team_id)
+    return json_response(settings.get_settings(team_id))
+
+
+@bp.route("/teams/{team_id}/privacy/settings", methods=["PATCH"])
+@endpoint
+def patch_settings(team_id):
+    request = bp.current_request
+    member(request, team_id, admin=True)
+    return json_response(settings.update_settings(team_id, body(request)))
+
+
+@bp.route("/teams/{team_id}/dossiers", methods=["POST"])
+@endpoint
+def create_dossier(team_id):
+    request = bp.current_request
+    who = caller(request, team_id)
+    return json_response(dossiers.create_dossier(team_id, body(request), who), 201)
+
+
+@bp.route("/teams/{team_id}/dossiers", methods=["GET"])
+@endpoint
+def list_dossiers(team_id):
+    request = bp.current_request
+    member(request, team_id)
+    return json_response(page_out(dossiers.list_dossiers(team_id, query(request, "client_email"),
+                                                         cursor_in(request))))
+
+
+@bp.route("/teams/{team_id}/dossiers/{dossier_id}", methods=["GET"])
+@endpoint
+def get_dossier(team_id, dossier_id):
+    member(bp.current_request, team_id)
+    return json_response(dossiers.get_dossier(team_id, dossier_id))
+
+
+@bp.route("/teams/{team_id}/dossiers/{dossier_id}", methods=["PATCH"])
+@endpoint
+def patch_dossier(team_id, dossier_id):
+    request = bp.current_request
+    member(request, team_id)
+    return json_response(dossiers.update_dossier(team_id, dossier_id, body(request)))
+
+
+@bp.route("/teams/{team_id}/dossiers/{dossier_id}/documents", methods=["POST"])
+@endpoint
+def add_document(team_id, dossier_id):
+    request = bp.current_request
+    member(request, team_id)
+    return json_response(dossiers.add_document(team_id, dossier_id, body(request, DOCUMENT_LIMIT)), 201)
+
+
+@bp.route("/teams/{team_id}/privacy/requests", methods=["GET"])
+@endpoint
+def list_requests(team_id):
+    request = bp.current_request
+    member(request, team_id)
+    return json_response(page_out(privacy_requests.list_requests(
+        team_id, query(request, "status"), cursor_in(request), overdue=query(request, "overdue") == "true",
+        due_before=query(request, "due_before"))))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}", methods=["GET"])
+@endpoint
+def get_request(team_id, request_id):
+    member(bp.current_request, team_id)
+    return json_response(privacy_requests.get_request(team_id, request_id))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/execute", methods=["POST"])
+@endpoint
+def execute_request(team_id, request_id):
+    request = bp.current_request
+    who = member(request, team_id)
+    return json_response(execution.execute(team_id, request_id, who.member_id, body(request)))

@@ -1,0 +1,30 @@
+"""The one place that creates AWS clients.
+
+Clients are created lazily and cached per process (a warm Lambda reuses them). botocore's `standard` retry
+mode retries throttling and transient errors with backoff, so a throttled write is retried, not lost.
+Endpoints follow AWS_ENDPOINT_URL, which is how the local stack points everything at the embedded moto.
+"""
+import functools
+
+import boto3
+from botocore.config import Config
+
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@functools.lru_cache(maxsize=None)
+def client(service: str):
+    return boto3.session.Session().client(service, config=RETRY_CONFIG)
+
+
+def ses():
+    return client("ses")
+
+
+def s3():
+    return client("s3")
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests start a fresh moto per test)."""
+    client.cache_clear()

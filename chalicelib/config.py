@@ -1,0 +1,48 @@
+"""The stage's environment, read in one place.
+
+Chalice copies a stage's `environment_variables` into os.environ; everything the code needs to know about
+where it runs comes from here, so tests and the local stack only have to set variables.
+"""
+import os
+
+DEFAULTS = {
+    "STAGE": "local",
+    "MEMBERS_TABLE": "privacy-desk-members",
+    "SETTINGS_TABLE": "privacy-desk-settings",
+    "DOSSIERS_TABLE": "privacy-desk-dossiers",
+    "REQUESTS_TABLE": "privacy-desk-requests",
+    "MARKERS_TABLE": "privacy-desk-markers",
+    "DOCUMENTS_BUCKET": "privacy-desk-documents",
+    "SENDER_EMAIL": "privacy@privacy-desk.example",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    "PORTAL_LIMIT_PER_EMAIL_HOUR": "5",
+    "PORTAL_LIMIT_PER_IP_HOUR": "60",
+    "BEARER_TOKEN_HOURS": "12",
+    "LOG_HASH_KEY": "",
+}
+
+
+def get(name: str) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    if name in DEFAULTS:
+        return DEFAULTS[name]
+    raise RuntimeError(f"environment variable {name} is not set for this stage")
+
+
+def get_int(name: str) -> int:
+    return int(get(name))
+
+
+def stage() -> str:
+    return get("STAGE")
+
+
+def token_secret() -> str:
+    # No default: a deployed stage without its own secret must fail loudly rather than sign with a known key.
+    return get("TOKEN_SECRET")
+
+
+def public_url(path: str) -> str:
+    return get("PUBLIC_BASE_URL").rstrip("/") + path

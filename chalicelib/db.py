@@ -1,0 +1,33 @@
+"""Small helpers around PynamoDB errors and the transaction connection."""
+import functools
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+
+
+@functools.lru_cache(maxsize=None)
+def _connection() -> Connection:
+    import os
+
+    return Connection(region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"),
+                      max_retry_attempts=5)
+
+
+def connection() -> Connection:
+    return _connection()
+
+
+def reset() -> None:
+    _connection.cache_clear()
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
+
+
+def transaction_conflict(exc: TransactWriteError) -> bool:
+    return "TransactionConflict" in cancellation_codes(exc)

@@ -1,0 +1,196 @@
+"""Client dossiers and their documents (seed: "every client dossier created with the client's email").
+
+A dossier's consent record is the team's proof of consent (Art. 7(1)): which wording (version and hash),
+when, and from where (source IP, user agent). Documents live in S3 under the team's and dossier's prefix,
+encrypted at rest; the dossier item lists them so a purge knows exactly what to delete.
+"""
+import base64
+import binascii
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from . import aws, clock, config, emails, ids, schemas
+from .db import condition_failed, connection
+from .errors import BadRequest, Conflict, NotFound, Unprocessable
+from .models import Dossier, DocumentRef, Marker, TeamSettings
+from .settings import consent_text_hash
+from .teams import require_team
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+PAGE_SIZE = 50
+
+
+def team_email_key(team_id: str, email: str) -> str:
+    return f"{team_id}#{email}"
+
+
+def document_key(team_id: str, dossier_id: str, document_id: str) -> str:
+    return f"teams/{team_id}/dossiers/{dossier_id}/documents/{document_id}"
+
+
+def objection_marker_key(team_id: str, email: str) -> str:
+    return f"objection#{team_id}#{email}"
+
+
+def view(d: Dossier) -> dict:
+    return {
+        "dossier_id": d.dossier_id,
+        "team_id": d.team_id,
+        "client_email": d.client_email,
+        "title": d.title,
+        "fields": d.fields or {},
+        "consent": d.consent,
+        "documents": [document_view(doc) for doc in (d.documents or [])],
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "restricted": bool(d.restricted),
+        "objection": d.objection,
+    }
+
+
+def document_view(doc: DocumentRef) -> dict:
+    return {"document_id": doc.document_id, "filename": doc.filename, "size": int(doc.size),
+            "uploaded_at": doc.uploaded_at}
+
+
+def create_dossier(team_id: str, body, caller: dict) -> dict:
+    """`caller` has member_id, source_ip, user_agent: who created it and where the consent came from."""
+    data = schemas.validate("dossier_create", body)
+    settings = require_team(team_id)
+    client_email = emails.normalise(data["client_email"], "client_email")
+    stamp = clock.iso(clock.now())
+    consent = None
+    accepted = bool(data.get("consent", {}).get("accepted"))
+    if settings.consent_capture_enabled:
+        if not accepted:
+            raise Unprocessable("this team captures consent: consent.accepted must be true",
+                                field="body.consent.accepted")
+        consent = {
+            "accepted": True,
+            "version": int(settings.consent_version or 0),
+            "text_sha256": consent_text_hash(settings.consent_text),
+            "accepted_at": stamp,
+            "source_ip": caller.get("source_ip"),
+            "user_agent": caller.get("user_agent"),
+            "withdrawn_at": None,
+        }
+    objection = _objection_for(team_id, client_email)
+    dossier = Dossier(team_id, ids.new_id("d_"), team_email=team_email_key(team_id, client_email),
+                      client_email=client_email, title=data["title"], fields=data.get("fields") or {},
+                      consent=consent, documents=[], created_at=stamp, created_by=caller.get("member_id"),
+                      objection=objection)
+    if consent is None:
+        dossier.save(condition=Dossier.dossier_id.does_not_exist())
+        return view(dossier)
+    # The recorded consent version must be the one in force at write time: check it in the same transaction.
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.condition_check(TeamSettings, team_id, condition=TeamSettings.consent_version == consent["version"])
+            tx.save(dossier, condition=Dossier.dossier_id.does_not_exist())
+    except TransactWriteError:
+        raise Conflict("the team's consent wording changed while saving; reload and try again") from None
+    return view(dossier)
+
+
+def _objection_for(team_id: str, client_email: str) -> dict | None:
+    try:
+        marker = Marker.get(objection_marker_key(team_id, client_email))
+    except DoesNotExist:
+        return None
+    return {"objected_at": marker.created_at, "request_id": marker.value}
+
+
+def get_dossier_item(team_id: str, dossier_id: str) -> Dossier:
+    try:
+        return Dossier.get(team_id, dossier_id)
+    except DoesNotExist:
+        raise NotFound(f"dossier {dossier_id} does not exist in team {team_id}") from None
+
+
+def get_dossier(team_id: str, dossier_id: str) -> dict:
+    require_team(team_id)
+    return view(get_dossier_item(team_id, dossier_id))
+
+
+def query_client(team_id: str, client_email: str, last_key=None, limit: int | None = None):
+    """The client's dossiers in this team, through the by_client index (a Query, never a Scan)."""
+    return Dossier.by_client.query(team_email_key(team_id, client_email), last_evaluated_key=last_key,
+                                   limit=limit)
+
+
+def count_client_dossiers(team_id: str, client_email: str) -> int:
+    return Dossier.by_client.count(team_email_key(team_id, client_email))
+
+
+def list_dossiers(team_id: str, client_email: str | None, cursor: dict | None) -> dict:
+    require_team(team_id)
+    if client_email is not None:
+        address = emails.normalise(client_email, "client_email")
+        results = query_client(team_id, address, last_key=cursor, limit=PAGE_SIZE)
+    else:
+        results = Dossier.query(team_id, last_evaluated_key=cursor, limit=PAGE_SIZE, scan_index_forward=False)
+    items = [view(d) for d in results]
+    return {"items": items, "next_key": results.last_evaluated_key}
+
+
+def update_dossier(team_id: str, dossier_id: str, body) -> dict:
+    changes = schemas.validate("dossier_patch", body)
+    require_team(team_id)
+    dossier = get_dossier_item(team_id, dossier_id)
+    actions = [Dossier.updated_at.set(clock.iso(clock.now()))]
+    if "title" in changes:
+        actions.append(Dossier.title.set(changes["title"]))
+    if "fields" in changes:
+        actions.append(Dossier.fields.set(changes["fields"]))
+    try:
+        dossier.update(actions=actions, condition=Dossier.dossier_id.exists() & _not_restricted())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            _raise_write_refused(team_id, dossier_id)
+        raise
+    return view(dossier)
+
+
+def _not_restricted():
+    return Dossier.restricted.does_not_exist() | (Dossier.restricted == False)  # noqa: E712
+
+
+def _raise_write_refused(team_id: str, dossier_id: str):
+    current = get_dossier_item(team_id, dossier_id)  # raises NotFound if it was deleted meanwhile
+    if current.restricted:
+        raise Conflict(f"dossier {dossier_id} is restricted (GDPR Art. 18): writes are refused until the "
+                       "restriction is lifted")
+    raise Conflict(f"dossier {dossier_id} changed while saving; try again")
+
+
+def add_document(team_id: str, dossier_id: str, body) -> dict:
+    data = schemas.validate("document_create", body)
+    require_team(team_id)
+    try:
+        content = base64.b64decode(data["content_base64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("content_base64 is not valid base64", field="body.content_base64") from None
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise BadRequest(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes", field="body.content_base64")
+    dossier = get_dossier_item(team_id, dossier_id)
+    if dossier.restricted:
+        _raise_write_refused(team_id, dossier_id)
+    document_id = ids.new_id("doc_")
+    key = document_key(team_id, dossier_id, document_id)
+    aws.s3().put_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=key, Body=content,
+                        ServerSideEncryption="AES256",
+                        ContentType=data.get("content_type") or "application/octet-stream")
+    ref = DocumentRef(document_id=document_id, filename=data["filename"], s3_key=key, size=len(content),
+                      uploaded_at=clock.iso(clock.now()))
+    try:
+        dossier.update(actions=[Dossier.documents.set(Dossier.documents.append([ref]))],
+                       condition=Dossier.dossier_id.exists() & _not_restricted())
+    except UpdateError as exc:
+        # The dossier vanished (purged) or got restricted meanwhile: don't leave an orphan object behind.
+        aws.s3().delete_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=key)
+        if condition_failed(exc):
+            _raise_write_refused(team_id, dossier_id)
+        raise
+    return {"document_id": document_id, "dossier_id": dossier_id, "filename": ref.filename, "size": len(content),
+            "uploaded_at": ref.uploaded_at}

@@ -1,0 +1,166 @@
+"""PynamoDB models: one table per concept, names from the stage's environment.
+
+Keys are chosen so every read the product needs is a GetItem or a Query:
+- members and dossiers hang under their team (hash key team_id);
+- a client's dossiers are found through the `by_client` index keyed by "team_id#normalised email";
+- requests sort by their time-ordered id, so a Query in reverse is "newest first"; `by_status` serves ?status=;
+- markers hold the small guards that make things happen once (emails sent, open-request locks, rate counters).
+"""
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from . import config
+
+
+class _Meta:
+    max_retry_attempts = 5
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class Member(Model):
+    class Meta(_Meta):
+        table_name = config.get("MEMBERS_TABLE")
+
+    team_id = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()  # "admin" | "member"
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class TeamSettings(Model):
+    """One item per team; its existence is what makes a team exist."""
+
+    class Meta(_Meta):
+        table_name = config.get("SETTINGS_TABLE")
+
+    team_id = UnicodeAttribute(hash_key=True)
+    team_name = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    consent_capture_enabled = BooleanAttribute(null=True)
+    consent_text = UnicodeAttribute(null=True)
+    consent_version = NumberAttribute(default=0)
+    policy_links_enabled = BooleanAttribute(null=True)
+    privacy_policy_url = UnicodeAttribute(null=True)
+    terms_of_service_url = UnicodeAttribute(null=True)
+    portal_privacy_banner_enabled = BooleanAttribute(null=True)
+    privacy_officer_id = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    # Art. 15(1) information given with every access export.
+    processing_purposes = UnicodeAttribute(null=True)
+    data_recipients = UnicodeAttribute(null=True)
+    retention_period = UnicodeAttribute(null=True)
+    supervisory_authority = UnicodeAttribute(null=True)
+
+
+class ClientIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_client"
+        projection = AllProjection()
+
+    team_email = UnicodeAttribute(hash_key=True)
+    dossier_id = UnicodeAttribute(range_key=True)
+
+
+class DocumentRef(MapAttribute):
+    document_id = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+    size = NumberAttribute()
+    uploaded_at = UnicodeAttribute()
+
+
+class Dossier(Model):
+    class Meta(_Meta):
+        table_name = config.get("DOSSIERS_TABLE")
+
+    team_id = UnicodeAttribute(hash_key=True)
+    dossier_id = UnicodeAttribute(range_key=True)
+    team_email = UnicodeAttribute()
+    client_email = UnicodeAttribute()
+    title = UnicodeAttribute()
+    fields = JSONAttribute(default=dict)
+    consent = JSONAttribute(null=True)
+    documents = ListAttribute(of=DocumentRef, default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+    restricted = BooleanAttribute(null=True)
+    objection = JSONAttribute(null=True)
+
+    by_client = ClientIndex()
+
+
+class StatusIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    team_status = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+
+
+class PrivacyRequest(Model):
+    class Meta(_Meta):
+        table_name = config.get("REQUESTS_TABLE")
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    team_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+    team_status = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    email = UnicodeAttribute()
+    message = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    received_at = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    original_due_at = UnicodeAttribute(null=True)
+    extension_months = NumberAttribute(default=0)
+    extension_reason = UnicodeAttribute(null=True)
+    verified_at = UnicodeAttribute(null=True)
+    # Each (re)send of the verification email bumps this; the stream handler sends one email per value.
+    verification_sends = NumberAttribute(default=1)
+    started_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    executed_by = UnicodeAttribute(null=True)
+    result = JSONAttribute(null=True)
+    progress = JSONAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    denial_reason = UnicodeAttribute(null=True)
+    export_key = UnicodeAttribute(null=True)
+    reminders = JSONAttribute(null=True)
+    lock_key = UnicodeAttribute(null=True)
+    # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
+    expires_at = TTLAttribute(null=True)
+
+    by_status = StatusIndex()
+
+
+class Marker(Model):
+    """Small guard items: 'this email was sent', 'an open request holds this key', rate-limit counters."""
+
+    class Meta(_Meta):
+        table_name = config.get("MARKERS_TABLE")
+
+    pk = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute(null=True)
+    count = NumberAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS = (Member, TeamSettings, Dossier, PrivacyRequest, Marker)

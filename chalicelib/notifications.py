@@ -1,0 +1,170 @@
+"""Emails driven by the requests table's stream (seed §5: the officer is told; §5 end: the client is told).
+
+Each stream record is compared old → new to find what happened (a verification to send, a request that
+became pending, one that completed, ...). For each such event the handler:
+1. re-reads the request (consistent) and drops the event if the request moved on — so a record delivered
+   late or out of order can't resurrect an old email;
+2. skips it if its marker says it was already sent — so a redelivered record sends nothing twice;
+3. sends, then writes the marker. A crash between 2 and 3 may send one duplicate (at-least-once); the
+   opposite order could lose the email, which is worse for a legal notice.
+A failing record doesn't stop the others: all are tried, then the batch raises so Lambda retries it, and
+the markers make the retry resend only what failed.
+"""
+import dataclasses
+import datetime as dt
+import logging
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from . import clock, config, dossiers, ids, mailer, templating, teams, tokens
+from . import privacy_requests as pr
+from .db import condition_failed
+from .models import Marker, PrivacyRequest
+
+log = logging.getLogger(__name__)
+MARKER_LIFETIME = dt.timedelta(days=400)
+
+
+@dataclasses.dataclass
+class Event:
+    name: str  # template family, also part of the once-only marker
+    request: PrivacyRequest
+    serial: str = ""  # distinguishes repeatable events (the n-th verification email)
+
+    @property
+    def marker(self) -> str:
+        return f"mail#{self.request.team_id}#{self.request.request_id}#{self.name}#{self.serial}"
+
+
+class BatchFailed(Exception):
+    """Raised after the whole batch was tried, so Lambda redelivers it; markers skip what succeeded."""
+
+
+def handle_stream(records: list[dict]) -> dict:
+    sent, failed = 0, []
+    for record in records:
+        try:
+            sent += handle_record(record)
+        except Exception:  # noqa: BLE001 — one bad record must not stop the others
+            log.exception("stream record %s failed", record.get("dynamodb", {}).get("SequenceNumber"))
+            failed.append(record.get("dynamodb", {}).get("SequenceNumber"))
+    if failed:
+        raise BatchFailed(f"{len(failed)} of {len(records)} records failed: {failed}")
+    return {"records": len(records), "emails_sent": sent}
+
+
+def handle_record(record: dict) -> int:
+    images = record.get("dynamodb", {})
+    old = _image(images.get("OldImage"))
+    new = _image(images.get("NewImage"))
+    if new is None:
+        return 0  # REMOVE (TTL expiry of an unverified request): nothing to tell anyone
+    return sum(deliver(event) for event in events_for(old, new))
+
+
+def _image(raw: dict | None) -> PrivacyRequest | None:
+    return PrivacyRequest.from_raw_data(raw) if raw else None
+
+
+def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
+    became = new.status if (old is None or old.status != new.status) else None
+    events = []
+    if new.status == pr.AWAITING and (old is None or int(old.verification_sends or 1) < int(new.verification_sends)):
+        events.append(Event("verify", new, str(int(new.verification_sends))))
+    if became == pr.PENDING:
+        events.append(Event("officer_new", new))
+    if became == pr.COMPLETED:
+        events.append(Event(f"client_completed_{new.type}", new))
+    return events
+
+
+def deliver(event: Event) -> int:
+    current = _current(event.request)
+    if current is None or not _still_relevant(event, current):
+        return 0
+    if _already_sent(event.marker):
+        return 0
+    count = 0
+    for to, message in compose(event, current):
+        mailer.send([to], message["subject"], message["text"], message["html"])
+        count += 1
+    _mark_sent(event.marker)
+    log.info("sent %s for request %s to %d recipient(s)", event.name, current.request_id, count)
+    return count
+
+
+def _current(item: PrivacyRequest) -> PrivacyRequest | None:
+    try:
+        return PrivacyRequest.get(item.team_id, item.request_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
+    if event.name == "verify":
+        return pr.effective_status(current) == pr.AWAITING and int(current.verification_sends) >= int(event.serial)
+    if event.name == "officer_new":
+        return current.status in pr.OPEN - {pr.AWAITING}
+    if event.name.startswith("client_completed"):
+        return current.status == pr.COMPLETED
+    return True
+
+
+def _already_sent(key: str) -> bool:
+    try:
+        Marker.get(key, consistent_read=True)
+        return True
+    except DoesNotExist:
+        return False
+
+
+def _mark_sent(key: str) -> None:
+    try:
+        Marker(key, created_at=clock.iso(clock.now()), expires_at=MARKER_LIFETIME).save(
+            condition=Marker.pk.does_not_exist())
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+# --- composing ------------------------------------------------------------------------------------------------
+
+def compose(event: Event, item: PrivacyRequest) -> list[tuple[str, dict]]:
+    settings = teams.require_team(item.team_id)
+    team_locale = settings.locale or templating.DEFAULT_LOCALE
+    client_locale = templating.pick_locale(item.locale, team_locale)
+    common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
+    if event.name == "verify":
+        link = config.public_url(f"/portal/privacy/verify/{pr.verification_token(item)}")
+        return [(item.email, templating.render_email("verify", client_locale, verify_url=link,
+                                                     hours=int(tokens.LIFETIMES[tokens.VERIFY].total_seconds() // 3600),
+                                                     **common))]
+    if event.name == "officer_new":
+        matching = dossiers.count_client_dossiers(item.team_id, item.email)
+        messages = []
+        for officer in officers(item.team_id, settings):
+            link = config.public_url(f"/actions/{action_token(item, officer.member_id)}")
+            messages.append((officer.email, templating.render_email(
+                "officer_new", team_locale, officer_name=officer.name, action_url=link, matching_dossiers=matching,
+                **common)))
+        return messages
+    if event.name.startswith("client_completed"):
+        return [(item.email, templating.render_email(event.name, client_locale, **common))]
+    raise ValueError(f"no email for event {event.name}")
+
+
+def officers(team_id: str, settings) -> list:
+    """The privacy officer if the team chose one, else every admin (seed §3)."""
+    if settings.privacy_officer_id:
+        officer = teams.get_member(team_id, settings.privacy_officer_id)
+        if officer is not None:
+            return [officer]
+    return teams.list_admins(team_id)
+
+
+def action_token(item: PrivacyRequest, member_id: str) -> str:
+    return tokens.sign(tokens.ACTION, {"team": item.team_id, "req": item.request_id, "officer": member_id})
+
+
+def log_id(text: str) -> str:
+    return ids.keyed_hash(text, config.token_secret())

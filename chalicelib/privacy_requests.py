@@ -1,0 +1,310 @@
+"""Clients' privacy requests (seed §4–5) and their life cycle.
+
+    awaiting_verification ──verify──▶ pending ──execute──▶ in_progress ──▶ completed
+            │                            │    ▲                 │
+            └──(7 days: expired)         │    └──execute again──┴──▶ failed
+                                         └──deny / cancel──▶ denied / cancelled
+
+Every transition is one conditional write (or transaction) on the current status, so two officers clicking
+at once, a replayed link or a retried call can't act twice. While a request is open, a lock item keyed by
+team, type and email makes a duplicate submission return the same request instead of creating another.
+Emails are never sent here: the requests table's stream drives notifications (see notifications.py).
+"""
+import datetime as dt
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from . import clock, config, emails, ids, ratelimit, schemas, tokens
+from .db import condition_failed, connection
+from .errors import BadRequest, Conflict, NotFound, Unprocessable
+from .models import Marker, PrivacyRequest
+from .teams import require_team
+
+AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED = (
+    "awaiting_verification", "pending", "in_progress", "completed", "failed")
+DENIED, CANCELLED, EXPIRED = "denied", "cancelled", "expired"
+STATUSES = [AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED, DENIED, CANCELLED, EXPIRED]
+OPEN = {AWAITING, PENDING, IN_PROGRESS, FAILED}
+EXECUTABLE = {PENDING, FAILED}
+
+UNVERIFIED_LIFETIME = dt.timedelta(days=7)
+MAX_VERIFICATION_SENDS = 4  # the first email and at most 3 re-sends
+# An execution that has been in_progress this long died with its Lambda (timeout, crash): it may be resumed.
+STALE_EXECUTION = dt.timedelta(minutes=15)
+PAGE_SIZE = 25
+
+
+def lock_key(team_id: str, request_type: str, email: str) -> str:
+    return f"open#{team_id}#{request_type}#{email}"
+
+
+def view(r: PrivacyRequest) -> dict:
+    return {
+        "request_id": r.request_id,
+        "team_id": r.team_id,
+        "type": r.type,
+        "status": effective_status(r),
+        "email": r.email,
+        "message": r.message,
+        "locale": r.locale,
+        "received_at": r.received_at,
+        "due_at": r.due_at,
+        "original_due_at": r.original_due_at or r.due_at,
+        "extension_months": int(r.extension_months or 0),
+        "extension_reason": r.extension_reason,
+        "verified_at": r.verified_at,
+        "started_at": r.started_at,
+        "completed_at": r.completed_at,
+        "executed_by": r.executed_by,
+        "result": r.result,
+        "progress": r.progress,
+        "failure_reason": r.failure_reason,
+        "note": r.note,
+        "denial_reason": r.denial_reason,
+        "overdue": is_overdue(r),
+    }
+
+
+def effective_status(r: PrivacyRequest) -> str:
+    # TTL deletion is lazy: an unverified request past its expiry is expired even if DynamoDB still holds it.
+    if r.status == AWAITING and r.expires_at is not None and r.expires_at <= clock.now():
+        return EXPIRED
+    return r.status
+
+
+def is_overdue(r: PrivacyRequest) -> bool:
+    return r.status in OPEN - {AWAITING} and clock.parse(r.due_at) < clock.now()
+
+
+def get_item(team_id: str, request_id: str, consistent: bool = False) -> PrivacyRequest:
+    try:
+        item = PrivacyRequest.get(team_id, request_id, consistent_read=consistent)
+    except DoesNotExist:
+        raise NotFound(f"privacy request {request_id} does not exist in team {team_id}") from None
+    if effective_status(item) == EXPIRED:
+        raise NotFound(f"privacy request {request_id} does not exist in team {team_id}")
+    return item
+
+
+def get_request(team_id: str, request_id: str) -> dict:
+    require_team(team_id)
+    return view(get_item(team_id, request_id))
+
+
+# --- submission and verification (public portal) -------------------------------------------------------------
+
+def submit(team_id: str, body, source_ip: str | None) -> dict:
+    data = schemas.validate("portal_request", body)
+    require_team(team_id)
+    address = emails.normalise(data["email"])
+    ratelimit.check_portal_submission(team_id, address, source_ip)
+    received = clock.now()
+    request = PrivacyRequest(
+        team_id, ids.new_id("r_"), team_status=f"{team_id}#{AWAITING}", type=data["type"], status=AWAITING,
+        email=address, message=data.get("message"), locale=data.get("locale"), received_at=clock.iso(received),
+        due_at=clock.iso(clock.due_date(received)), verification_sends=1,
+        lock_key=lock_key(team_id, data["type"], address), expires_at=received + UNVERIFIED_LIFETIME)
+    lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
+                  expires_at=request.expires_at)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            # A lock left by an abandoned, expired request doesn't block a new one.
+            tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
+            tx.save(request, condition=PrivacyRequest.request_id.does_not_exist())
+    except TransactWriteError:
+        return _duplicate(team_id, request.lock_key)
+    return {"request_id": request.request_id, "status": AWAITING}
+
+
+def _duplicate(team_id: str, key: str) -> dict:
+    """The same client asked the same thing while a request is open: answer with that one.
+
+    If it still awaits verification this counts as a re-send of the verification email (within the cap)."""
+    try:
+        lock = Marker.get(key, consistent_read=True)
+        existing = PrivacyRequest.get(team_id, lock.value, consistent_read=True)
+    except DoesNotExist:
+        raise Conflict("a request for this email is being recorded; try again") from None
+    if existing.status == AWAITING:
+        try:
+            _bump_verification(existing)
+        except Conflict:
+            pass  # over the cap: same answer, no new email
+    return {"request_id": existing.request_id, "status": effective_status(existing)}
+
+
+def resend_verification(team_id: str, request_id: str) -> dict:
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    if item.status != AWAITING:
+        raise Conflict(f"request {request_id} is {effective_status(item)}: there is nothing to verify")
+    ratelimit.check_portal_submission(team_id, item.email, None)
+    _bump_verification(item)
+    return {"request_id": request_id, "status": AWAITING}
+
+
+def _bump_verification(item: PrivacyRequest) -> None:
+    try:
+        item.update(actions=[PrivacyRequest.verification_sends.add(1)],
+                    condition=(PrivacyRequest.status == AWAITING)
+                    & (PrivacyRequest.verification_sends < MAX_VERIFICATION_SENDS))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise Conflict("the verification email was already re-sent the maximum number of times") from None
+        raise
+
+
+def verification_token(item: PrivacyRequest) -> str:
+    return tokens.sign(tokens.VERIFY, {"team": item.team_id, "req": item.request_id})
+
+
+def status_token(item: PrivacyRequest) -> str:
+    return tokens.sign(tokens.STATUS, {"team": item.team_id, "req": item.request_id})
+
+
+def verify(token: str) -> PrivacyRequest:
+    """The client opened the link: the request is theirs, and now reaches the officer."""
+    claims = tokens.read(token, tokens.VERIFY)
+    item = get_item(claims["team"], claims["req"], consistent=True)
+    if item.status != AWAITING:
+        return item  # opened twice: already verified, nothing to do
+    stamp = clock.now()
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(item, actions=[
+                PrivacyRequest.status.set(PENDING),
+                PrivacyRequest.team_status.set(f"{item.team_id}#{PENDING}"),
+                PrivacyRequest.verified_at.set(clock.iso(stamp)),
+                PrivacyRequest.expires_at.remove(),
+            ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.expires_at > stamp))
+            # The lock now lives as long as the request is open.
+            tx.update(Marker(item.lock_key), actions=[Marker.expires_at.remove()],
+                      condition=Marker.value == item.request_id)
+    except TransactWriteError:
+        current = get_item(item.team_id, item.request_id, consistent=True)
+        if current.status == AWAITING:
+            raise Conflict("the request could not be verified; open the link again") from None
+        return current
+    return get_item(item.team_id, item.request_id, consistent=True)
+
+
+# --- listing ------------------------------------------------------------------------------------------------
+
+def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue: bool = False,
+                  due_before: str | None = None) -> dict:
+    require_team(team_id)
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {STATUSES}", field="status")
+    now = clock.now()
+    condition = None
+    if status in (AWAITING, EXPIRED):
+        condition = PrivacyRequest.expires_at > now if status == AWAITING else PrivacyRequest.expires_at <= now
+        status = AWAITING
+    elif status is None:
+        condition = PrivacyRequest.expires_at.does_not_exist() | (PrivacyRequest.expires_at > now)
+    if overdue:
+        condition = _and(condition, PrivacyRequest.due_at < clock.iso(now))
+        condition = _and(condition, PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED))
+    if due_before is not None:
+        try:
+            limit_date = clock.parse(due_before)
+        except ValueError:
+            raise BadRequest("due_before must be an ISO 8601 date", field="due_before") from None
+        if limit_date.tzinfo is None:
+            limit_date = limit_date.replace(tzinfo=clock.UTC)
+        condition = _and(condition, PrivacyRequest.due_at < clock.iso(limit_date))
+    if status is not None:
+        results = PrivacyRequest.by_status.query(f"{team_id}#{status}", filter_condition=condition,
+                                                 scan_index_forward=False, last_evaluated_key=cursor,
+                                                 limit=PAGE_SIZE)
+    else:
+        results = PrivacyRequest.query(team_id, filter_condition=condition, scan_index_forward=False,
+                                       last_evaluated_key=cursor, limit=PAGE_SIZE)
+    items = [view(r) for r in results]
+    return {"items": items, "next_key": results.last_evaluated_key}
+
+
+def _and(left, right):
+    return right if left is None else left & right
+
+
+# --- transitions used by execution ---------------------------------------------------------------------------
+
+def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
+    """pending|failed → in_progress, exactly once however many clicks race for it."""
+    now = clock.now()
+    stale = clock.iso(now - STALE_EXECUTION)
+    try:
+        item.update(actions=[
+            PrivacyRequest.status.set(IN_PROGRESS),
+            PrivacyRequest.team_status.set(f"{item.team_id}#{IN_PROGRESS}"),
+            PrivacyRequest.started_at.set(clock.iso(now)),
+            PrivacyRequest.executed_by.set(actor),
+            PrivacyRequest.failure_reason.remove(),
+        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE)
+            | ((PrivacyRequest.status == IN_PROGRESS) & (PrivacyRequest.started_at < stale)))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            current = get_item(item.team_id, item.request_id, consistent=True)
+            raise Conflict(f"request {item.request_id} is {effective_status(current)}: it can't be executed "
+                           "now", status=effective_status(current)) from None
+        raise
+    return item
+
+
+def record_progress(item: PrivacyRequest, progress: dict) -> None:
+    item.update(actions=[PrivacyRequest.progress.set(progress)], condition=PrivacyRequest.status == IN_PROGRESS)
+
+
+def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
+    actions = [PrivacyRequest.status.set(FAILED), PrivacyRequest.team_status.set(f"{item.team_id}#{FAILED}"),
+               PrivacyRequest.failure_reason.set(reason[:1000])]
+    if progress is not None:
+        actions.append(PrivacyRequest.progress.set(progress))
+    item.update(actions=actions, condition=PrivacyRequest.status == IN_PROGRESS)
+
+
+def close(item: PrivacyRequest, status: str, from_statuses: set[str], **fields) -> PrivacyRequest:
+    """Move an open request to a final status and release its lock, in one transaction."""
+    actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
+               PrivacyRequest.completed_at.set(clock.iso(clock.now()))]
+    for name, value in fields.items():
+        actions.append(getattr(PrivacyRequest, name).set(value))
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(item, actions=actions, condition=PrivacyRequest.status.is_in(*from_statuses))
+            tx.delete(Marker(item.lock_key), condition=Marker.pk.does_not_exist() | (Marker.value == item.request_id))
+    except TransactWriteError:
+        current = get_item(item.team_id, item.request_id, consistent=True)
+        raise Conflict(f"request {item.request_id} is {effective_status(current)}",
+                       status=effective_status(current)) from None
+    return get_item(item.team_id, item.request_id, consistent=True)
+
+
+def require_confirm(body) -> dict:
+    data = schemas.validate("execute", body)
+    if data.get("confirm") is not True:
+        raise BadRequest("executing a request needs {\"confirm\": true}", field="body.confirm")
+    return data
+
+
+def ensure_type(item: PrivacyRequest, *types: str) -> None:
+    if item.type not in types:
+        raise Unprocessable(f"request {item.request_id} is a {item.type} request")
+
+
+def public_status(token: str) -> dict:
+    claims = tokens.read(token, tokens.STATUS)
+    item = get_item(claims["team"], claims["req"])
+    data = view(item)
+    return {k: data[k] for k in ("request_id", "type", "status", "received_at", "due_at", "completed_at",
+                                  "extension_months", "extension_reason")}
+
+
+def unverified_lifetime_days() -> int:
+    return UNVERIFIED_LIFETIME.days
+
+
+def base_url() -> str:
+    return config.get("PUBLIC_BASE_URL")

@@ -1,0 +1,79 @@
+"""A team's privacy settings (seed §3): consent capture, policy links, the portal banner, the officer."""
+import hashlib
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from . import clock, schemas
+from .db import connection, condition_failed, transaction_conflict
+from .errors import Conflict, NotFound, Unprocessable
+from .models import Member, TeamSettings
+from .teams import require_team
+
+DEFAULTS = {
+    "consent_capture_enabled": False,
+    "consent_text": None,
+    "consent_version": 0,
+    "policy_links_enabled": False,
+    "privacy_policy_url": None,
+    "terms_of_service_url": None,
+    "portal_privacy_banner_enabled": True,
+    "privacy_officer_id": None,
+    "locale": "en",
+    "processing_purposes": None,
+    "data_recipients": None,
+    "retention_period": None,
+    "supervisory_authority": None,
+}
+
+
+def view(item: TeamSettings) -> dict:
+    out = {"team_id": item.team_id}
+    for name, default in DEFAULTS.items():
+        value = getattr(item, name)
+        out[name] = default if value is None else value
+    out["consent_version"] = int(out["consent_version"])
+    out["updated_at"] = item.updated_at
+    return out
+
+
+def get_settings(team_id: str) -> dict:
+    return view(require_team(team_id))
+
+
+def consent_text_hash(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+
+
+def update_settings(team_id: str, body) -> dict:
+    changes = schemas.validate("settings_patch", body)
+    current = require_team(team_id)
+    actions = [TeamSettings.updated_at.set(clock.iso(clock.now()))]
+    for name, value in changes.items():
+        actions.append(getattr(TeamSettings, name).set(value))
+    # Only a real change of wording bumps the version; the condition makes two racing edits bump twice.
+    condition = TeamSettings.team_id.exists()
+    if "consent_text" in changes and changes["consent_text"] != current.consent_text:
+        actions.append(TeamSettings.consent_version.add(1))
+        condition &= _same_text(current.consent_text)
+    officer = changes.get("privacy_officer_id")
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            if officer is not None:
+                tx.condition_check(Member, team_id, officer, condition=Member.member_id.exists())
+            tx.update(current, actions=actions, condition=condition)
+    except TransactWriteError as exc:
+        reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+        if officer is not None and reasons and reasons[0] == "ConditionalCheckFailed":
+            raise Unprocessable(f"privacy_officer_id {officer} is not a member of this team",
+                                field="body.privacy_officer_id") from None
+        if transaction_conflict(exc) or "ConditionalCheckFailed" in reasons:
+            raise Conflict("the settings changed while saving; reload and try again") from None
+        raise
+    return get_settings(team_id)
+
+
+def _same_text(text: str | None):
+    if text is None:
+        return TeamSettings.consent_text.does_not_exist()
+    return TeamSettings.consent_text == text

@@ -1,0 +1,72 @@
+"""Signed tokens (PyJWT, HS256, secret from the stage's environment).
+
+Every token carries its purpose as the JWT audience, so a verification link can never be replayed as an
+action link or a bearer token. What each proves:
+- bearer: "member M of team T" (checked against the members table at every call, so removal is immediate);
+- verify: "whoever opens this controls the email of request R" (24 h);
+- action: "the officer this was mailed to may execute request R" (7 days, bound to that officer);
+- status: "the requester of R may follow and cancel it";
+- export: "the requester of R may download its export" (30 days).
+"""
+import datetime as dt
+
+import jwt
+
+from . import clock, config, ids
+from .errors import Unauthorized
+
+BEARER, VERIFY, ACTION, STATUS, EXPORT = "bearer", "verify", "action", "status", "export"
+
+LIFETIMES = {
+    VERIFY: dt.timedelta(hours=24),
+    ACTION: dt.timedelta(days=7),
+    STATUS: dt.timedelta(days=120),
+    EXPORT: dt.timedelta(days=30),
+}
+
+
+class TokenError(Unauthorized):
+    """A token that is missing, altered, expired or meant for something else. `reason` is for pages."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _lifetime(purpose: str) -> dt.timedelta:
+    if purpose == BEARER:
+        return dt.timedelta(hours=config.get_int("BEARER_TOKEN_HOURS"))
+    return LIFETIMES[purpose]
+
+
+def sign(purpose: str, claims: dict, lifetime: dt.timedelta | None = None) -> str:
+    issued = clock.now()
+    payload = dict(claims)
+    payload.update(
+        aud=purpose,
+        iat=int(issued.timestamp()),
+        exp=int((issued + (lifetime or _lifetime(purpose))).timestamp()),
+        jti=ids.new_id(),
+    )
+    return jwt.encode(payload, config.token_secret(), algorithm="HS256")
+
+
+def read(token: str, purpose: str) -> dict:
+    if not token:
+        raise TokenError("a token is required", "missing")
+    try:
+        return jwt.decode(
+            token,
+            config.token_secret(),
+            algorithms=["HS256"],
+            audience=purpose,
+            options={"require": ["exp", "iat", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("the token has expired", "expired") from None
+    except jwt.InvalidTokenError:
+        raise TokenError("the token is not valid", "invalid") from None
+
+
+def bearer_for(team_id: str, member_id: str) -> str:
+    return sign(BEARER, {"team": team_id, "sub": member_id})

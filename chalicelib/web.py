@@ -1,0 +1,147 @@
+"""The HTTP adapter between Chalice and the domain modules (the only chalicelib module that knows Chalice).
+
+It turns a Chalice request into plain values (a JSON body checked for size, encoding and syntax; the caller
+proven by a bearer token; a list cursor), and a DomainError into Chalice's `{"Code", "Message"}` answer.
+"""
+import base64
+import binascii
+import functools
+import json
+import logging
+
+from chalice import Response
+
+from . import teams, tokens
+from .errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
+
+log = logging.getLogger(__name__)
+
+JSON_LIMIT = 64 * 1024
+DOCUMENT_LIMIT = 6 * 1024 * 1024
+JSON_TYPES = ["application/json"]
+FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json"]
+
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def error_response(exc: DomainError) -> Response:
+    body = {"Code": exc.code, "Message": exc.message}
+    for key, value in exc.extra.items():
+        if key != "retry_after":
+            body[key] = value
+    headers = {"Content-Type": "application/json"}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(body=body, status_code=exc.status, headers=headers)
+
+
+def endpoint(view):
+    """Wraps a JSON view: domain errors become 4xx answers, anything unexpected a logged, opaque 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as exc:
+            return error_response(exc)
+
+    return wrapper
+
+
+def json_response(body, status: int = 200) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def page(status: int, html: str) -> Response:
+    return Response(body=html, status_code=status, headers=dict(PAGE_HEADERS))
+
+
+def body(request, limit: int = JSON_LIMIT):
+    """The request's JSON body: refused if too large, not UTF-8 or not JSON (Chalice's json_body would 500
+    on some of these and can't tell the caller which)."""
+    raw = request.raw_body or b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    if not raw.strip():
+        raise BadRequest("a JSON body is required", field="body")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not valid UTF-8", field="body") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def source_ip(request) -> str | None:
+    return (request.context or {}).get("identity", {}).get("sourceIp")
+
+
+def user_agent(request) -> str | None:
+    return (request.headers or {}).get("user-agent")
+
+
+def query(request, name: str) -> str | None:
+    params = request.query_params or {}
+    return params.get(name)
+
+
+# --- bearer tokens ------------------------------------------------------------------------------------------
+
+def member(request, team_id: str, admin: bool = False):
+    """The team member the bearer token proves; 401 without a valid token, 403 for another team or role."""
+    header = (request.headers or {}).get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    claims = tokens.read(token.strip(), tokens.BEARER)
+    if claims.get("team") != team_id:
+        raise Forbidden("this token belongs to another team")
+    # Checked at every call, so a removed member's token stops working at once and a role change applies now.
+    found = teams.get_member(team_id, claims.get("sub", ""))
+    if found is None:
+        raise Unauthorized("the token's member is no longer part of this team")
+    if admin and found.role != "admin":
+        raise Forbidden("only a team admin may do this")
+    return found
+
+
+def caller(request, team_id: str) -> dict:
+    who = member(request, team_id)
+    return {"member_id": who.member_id, "source_ip": source_ip(request), "user_agent": user_agent(request)}
+
+
+# --- list cursors -------------------------------------------------------------------------------------------
+
+def cursor_in(request) -> dict | None:
+    token = query(request, "next")
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        # Only key attributes come back as cursors: {"name": {"S": "text"}}.
+        if not isinstance(value, dict) or not value or not all(
+                isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in value.values()):
+            raise ValueError
+        return value
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("next is not a cursor this API returned", field="next") from None
+
+
+def page_out(result: dict) -> dict:
+    key = result.get("next_key")
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=") if key else None
+    return {"items": result["items"], "next": cursor}

@@ -1,0 +1,1 @@
+"""Tools for the local stack and the tests (never packaged into the Lambda)."""

@@ -1,0 +1,95 @@
+"""Create the stage's AWS resources on moto, read the requests table's stream, seed a demo team.
+
+Used by `make run` (against the embedded moto server) and by the tests (against in-process moto), so both
+run the same tables, indexes, stream, bucket and verified sender that a deployment expects.
+"""
+import datetime as dt
+import time
+
+from chalicelib import aws, config, teams, tokens
+from chalicelib.models import ALL_MODELS, Marker, PrivacyRequest
+
+
+def provision() -> str:
+    """Create tables (with TTL on), bucket and SES sender; return the requests stream's ARN."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+    ddb = aws.client("dynamodb")
+    for model in (PrivacyRequest, Marker):
+        ddb.update_time_to_live(TableName=model.Meta.table_name,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    s3 = aws.s3()
+    bucket = config.get("DOCUMENTS_BUCKET")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    aws.ses().verify_email_identity(EmailAddress=config.get("SENDER_EMAIL"))
+    return stream_arn()
+
+
+def stream_arn() -> str:
+    return aws.client("dynamodb").describe_table(TableName=PrivacyRequest.Meta.table_name)["Table"]["LatestStreamArn"]
+
+
+def seed_demo_team() -> dict:
+    team_id, member_id = teams.create_team("Demo team", "admin@demo.example", "Demo Admin")
+    return {"team_id": team_id, "member_id": member_id, "admin_token": tokens.bearer_for(team_id, member_id)}
+
+
+def streams_client():
+    """botocore ≥1.44 addresses DynamoDB Streams at `<account>.streams-ddb.<region>`, a host moto's in-process
+    mock doesn't recognise; name the classic endpoint unless AWS_ENDPOINT_URL already points at moto."""
+    import os
+
+    import boto3
+
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return aws.client("dynamodbstreams")
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    return boto3.session.Session().client("dynamodbstreams",
+                                          endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com")
+
+
+class StreamReader:
+    """Reads new records of a DynamoDB stream shard by shard, following NextShardIterator.
+
+    Records are shaped as Lambda receives them (eventSourceARN added, creation time as epoch seconds)."""
+
+    def __init__(self, arn: str):
+        self.arn = arn
+        self.client = streams_client()
+        self.iterators: dict[str, str | None] = {}
+
+    def _refresh_shards(self) -> None:
+        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self.iterators:
+                self.iterators[shard["ShardId"]] = self.client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def read(self) -> list[dict]:
+        self._refresh_shards()
+        records = []
+        for shard_id, iterator in list(self.iterators.items()):
+            if iterator is None:
+                continue
+            answer = self.client.get_records(ShardIterator=iterator)
+            self.iterators[shard_id] = answer.get("NextShardIterator")
+            records.extend(lambda_shape(r, self.arn) for r in answer["Records"])
+        return records
+
+
+def lambda_shape(record: dict, arn: str) -> dict:
+    shaped = dict(record)
+    shaped["eventSourceARN"] = arn
+    shaped.setdefault("awsRegion", "us-east-1")
+    shaped["dynamodb"] = dict(record["dynamodb"])
+    created = shaped["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, dt.datetime):
+        shaped["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
+    elif created is None:
+        shaped["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+    return shaped

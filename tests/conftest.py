@@ -1,0 +1,47 @@
+"""Test setup: the `local` stage's environment, in-process moto, and helpers that read like the product.
+
+The environment must be in place before `app` is imported: models read table names and app.py reads the
+stream ARN at import (chalice.test.Client only sets the stage's variables during each call)."""
+import json
+import os
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_stage = json.loads((ROOT / ".chalice" / "config.json").read_text())
+os.environ.update(_stage["environment_variables"])
+os.environ.update(_stage["stages"]["local"]["environment_variables"])
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "REQUESTS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/privacy-desk-local-requests/stream/test",
+})
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+import pytest  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from tests.support import Api  # noqa: E402
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        from devtools import stack
+
+        yield stack.provision()
+
+
+@pytest.fixture
+def api(aws):
+    from app import app
+
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+        yield Api(client, aws)
+
+
+@pytest.fixture
+def team(api):
+    """A team with one admin; `team.token` is the admin's bearer token."""
+    return api.new_team()

@@ -1,0 +1,116 @@
+"""Helpers that let tests speak the product's language: a team, a client's request, the mailbox."""
+import base64
+import json
+import re
+import types
+
+from chalicelib import mailer, tokens
+
+
+class Api:
+    def __init__(self, client, stream_arn: str):
+        self.client = client
+        self.stream_arn = stream_arn
+        self._reader = None
+        self._mail_seen = 0
+
+    # --- HTTP ---------------------------------------------------------------------------------------------
+    def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
+             raw: bytes | None = None):
+        sent = {"Content-Type": "application/json"}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        return self.client.http.request(method, path, headers=sent, body=payload)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+    # --- product shortcuts ----------------------------------------------------------------------------------
+    def new_team(self, name: str = "Team", admin_email: str = "admin@team.example"):
+        from chalicelib import teams
+
+        team_id, member_id = teams.create_team(name, admin_email, "Ada Admin")
+        return types.SimpleNamespace(id=team_id, admin_id=member_id, token=tokens.bearer_for(team_id, member_id),
+                                     admin_email=admin_email)
+
+    def add_member(self, team, member_id: str, email: str, role: str = "member") -> str:
+        answer = self.put(f"/teams/{team.id}/members/{member_id}", {"email": email, "name": member_id, "role": role},
+                          token=team.token)
+        assert answer.status_code in (200, 201), answer.body
+        return tokens.bearer_for(team.id, member_id)
+
+    def new_dossier(self, team, client_email: str, title: str = "File", token: str | None = None, **extra):
+        body = {"client_email": client_email, "title": title, "fields": {"name": "Client"}, **extra}
+        answer = self.post(f"/teams/{team.id}/dossiers", body, token=token or team.token)
+        assert answer.status_code == 201, answer.body
+        return answer.json_body
+
+    def add_document(self, team, dossier_id: str, content: bytes = b"%PDF-1.4 passport", filename="passport.pdf"):
+        answer = self.post(f"/teams/{team.id}/dossiers/{dossier_id}/documents",
+                           {"filename": filename, "content_base64": base64.b64encode(content).decode()},
+                           token=team.token)
+        assert answer.status_code == 201, answer.body
+        return answer.json_body
+
+    def submit(self, team, email: str, type_: str = "erasure", **extra):
+        return self.post(f"/portal/{team.id}/privacy/requests", {"email": email, "type": type_, **extra})
+
+    def verified_request(self, team, email: str, type_: str = "erasure", **extra) -> str:
+        """A request the client submitted and verified through the emailed link; the officer's email is sent."""
+        answer = self.submit(team, email, type_, **extra)
+        assert answer.status_code == 202, answer.body
+        self.pump()
+        link = self.last_link_to(email, "/portal/privacy/verify/")
+        assert self.get(link).status_code == 200
+        self.pump()
+        return answer.json_body["request_id"]
+
+    # --- the stream, fed to the real handler ----------------------------------------------------------------
+    def stream_records(self) -> list[dict]:
+        from devtools.stack import StreamReader
+
+        if self._reader is None:
+            self._reader = StreamReader(self.stream_arn)
+        return self._reader.read()
+
+    def pump(self) -> list[dict]:
+        """Deliver the requests table's new stream records (as moto produced them) to the stream handler."""
+        records = self.stream_records()
+        if records:
+            self.deliver(records)
+        return records
+
+    def deliver(self, records: list[dict]):
+        return self.client.lambda_.invoke("on_request_change", {"Records": records})
+
+    # --- the mailbox ----------------------------------------------------------------------------------------
+    def mail(self) -> list[dict]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        return [mailer.parse(m.raw_data) for m in sent]
+
+    def mail_to(self, address: str) -> list[dict]:
+        return [m for m in self.mail() if address in m["to"]]
+
+    def last_link_to(self, address: str, marker: str) -> str:
+        for message in reversed(self.mail_to(address)):
+            found = re.search(r"https?://[^/\s]+(" + re.escape(marker) + r"[^\s\"<]+)", message["text"])
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no email to {address} with a link containing {marker}")
