@@ -1,0 +1,108 @@
+"""`make run`: the whole stack on this machine — embedded AWS (moto server), the API (`chalice local`, stage
+`local`) and a stream worker that feeds the requests table's stream to the app's real stream handler.
+
+Ctrl-C stops all of it. Ports: API_PORT (default 8000), MOTO_PORT (default 5555).
+"""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def local_environment(moto_port: int) -> dict:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env = dict(config["environment_variables"])
+    env.update(config["stages"]["local"]["environment_variables"])
+    env.update({
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+    })
+    return env
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {seconds}s")
+
+
+def main() -> None:
+    api_port = int(os.environ.get("API_PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT", "5555"))
+    os.environ.update(local_environment(moto_port))
+    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log would drown the API's
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    sys.path.insert(0, str(ROOT))
+    from devtools import stack
+
+    os.environ["REQUESTS_STREAM_ARN"] = stack.provision()
+    demo = stack.seed_demo_team()
+
+    chalice = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
+         "--port", str(api_port)],
+        cwd=ROOT, env=dict(os.environ), stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+
+    def stop(*_):
+        if chalice.poll() is None:
+            os.killpg(chalice.pid, signal.SIGTERM)
+        moto.stop()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    wait_for(f"http://127.0.0.1:{api_port}/portal/none/privacy")
+    print(f"api: http://127.0.0.1:{api_port}", flush=True)
+    print(f"team_id: {demo['team_id']}", flush=True)
+    print(f"admin_token: {demo['admin_token']}", flush=True)
+    print(f"aws: http://127.0.0.1:{moto_port} (moto server)", file=sys.stderr, flush=True)
+    run_worker(chalice)
+
+
+def run_worker(chalice) -> None:
+    """Poll the stream like Lambda's event source mapping: a batch that fails is retried until it passes."""
+    from app import app, on_request_change  # noqa: F401 — the handler as deployed
+    from devtools import stack
+
+    reader = stack.StreamReader(os.environ["REQUESTS_STREAM_ARN"])
+    pending: list[dict] = []
+    delay = 0.3
+    while chalice.poll() is None:
+        if not pending:
+            pending = reader.read()
+        if pending:
+            try:
+                on_request_change({"Records": pending}, None)
+                pending, delay = [], 0.3
+            except Exception as exc:  # noqa: BLE001 — keep the batch and retry, like Lambda
+                print(f"stream worker: batch failed, retrying: {exc}", file=sys.stderr, flush=True)
+                delay = min(delay * 2, 5)
+        time.sleep(delay)
+    raise SystemExit(f"chalice local exited with {chalice.returncode}")
+
+
+if __name__ == "__main__":
+    main()
