@@ -26,6 +26,7 @@ unit: install
 # The dev stage's SAM template must pass cfn-lint (a deployment check that needs no AWS account).
 package-check: install
 	rm -rf out && AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/chalice package --stage dev out/ >/dev/null
+	$(PY) -m devtools.patch_sam out/sam.json
 	$(VENV)/bin/cfn-lint out/sam.json
 	@echo "package-check: out/sam.json passes cfn-lint"
 

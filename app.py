@@ -1,11 +1,12 @@
 """privacy-desk: wiring only. Routes live in chalicelib/api blueprints; handlers call into chalicelib."""
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib import config, notifications
+from chalicelib import config, logsafe, notifications, reminders
 from chalicelib.api import admin, public
 
+logsafe.install()
 app = Chalice(app_name="privacy-desk")
 app.register_blueprint(admin.bp)
 app.register_blueprint(public.bp)
@@ -19,3 +20,8 @@ if config.stage() == "local":
 @app.on_dynamodb_record(stream_arn=os.environ["REQUESTS_STREAM_ARN"], batch_size=25, starting_position="TRIM_HORIZON")
 def on_request_change(event):
     return notifications.handle_stream(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def daily_reminders(event):
+    return reminders.run()

@@ -34,12 +34,12 @@ def show(token: str) -> tuple[int, str]:
     return 200, _render(settings, item)
 
 
-def confirm(token: str) -> tuple[int, str]:
+def confirm(token: str, note: str | None = None) -> tuple[int, str]:
     try:
         settings, officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:
             raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
-        done = execution.run(item, officer, {"confirm": True})
+        done = execution.run(item, officer, {"confirm": True, "note": note})
     except DomainError as exc:
         return exc.status, error_page(exc, None)
     locale = settings.locale or templating.DEFAULT_LOCALE
@@ -52,4 +52,4 @@ def _render(settings, item) -> str:
     return templating.render("pages/action.html", locale, request=pr.view(item),
                              team_name=settings.team_name or item.team_id,
                              matching_dossiers=dossiers.count_client_dossiers(item.team_id, item.email),
-                             executable=item.status in pr.EXECUTABLE)
+                             executable=item.status in pr.EXECUTABLE, needs_note=item.type == "rectification")

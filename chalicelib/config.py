@@ -19,6 +19,9 @@ DEFAULTS = {
     "PORTAL_LIMIT_PER_IP_HOUR": "60",
     "BEARER_TOKEN_HOURS": "12",
     "LOG_HASH_KEY": "",
+    # "raise": a failed record fails the batch (safe with plain `chalice deploy`); "report": return
+    # batchItemFailures, only where the event source mapping has ReportBatchItemFailures.
+    "STREAM_FAILURE_MODE": "raise",
 }
 
 

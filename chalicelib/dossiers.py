@@ -194,3 +194,62 @@ def add_document(team_id: str, dossier_id: str, body) -> dict:
         raise
     return {"document_id": document_id, "dossier_id": dossier_id, "filename": ref.filename, "size": len(content),
             "uploaded_at": ref.uploaded_at}
+
+
+# --- what executed requests do to a client's dossiers -----------------------------------------------------------
+
+def all_client_dossiers(team_id: str, client_email: str):
+    last = None
+    while True:
+        page = query_client(team_id, client_email, last_key=last, limit=100)
+        for dossier in page:
+            if dossier.team_id == team_id:
+                yield dossier
+        last = page.last_evaluated_key
+        if not last:
+            return
+
+
+def _update_each(team_id: str, client_email: str, actions_for) -> int:
+    """Apply `actions_for(dossier)` (None to skip) to each of the client's dossiers; returns how many changed.
+
+    Each update is conditional on the dossier still existing, so one purged meanwhile is skipped, not recreated."""
+    count = 0
+    for dossier in all_client_dossiers(team_id, client_email):
+        actions = actions_for(dossier)
+        if not actions:
+            continue
+        try:
+            dossier.update(actions=actions, condition=Dossier.dossier_id.exists())
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+            continue
+        count += 1
+    return count
+
+
+def set_restricted(team_id: str, client_email: str, restricted: bool) -> int:
+    """Art. 18: mark (or unmark) every dossier of the client; idempotent."""
+    return _update_each(team_id, client_email, lambda d: [
+        Dossier.restricted.set(True) if restricted else Dossier.restricted.remove()])
+
+
+def record_objection(team_id: str, client_email: str, request_id: str) -> int:
+    """Art. 21: remember the objection for the email (future dossiers record it) and mark existing dossiers."""
+    stamp = clock.iso(clock.now())
+    Marker(objection_marker_key(team_id, client_email), value=request_id, created_at=stamp).save()
+    objection = {"objected_at": stamp, "request_id": request_id}
+    return _update_each(team_id, client_email, lambda d: [Dossier.objection.set(objection)])
+
+
+def withdraw_consent(team_id: str, client_email: str) -> int:
+    """Art. 7(3): stamp `withdrawn_at` on every consent record of the client (kept as proof of what was given)."""
+    stamp = clock.iso(clock.now())
+
+    def stamp_consent(dossier):
+        if not dossier.consent or dossier.consent.get("withdrawn_at"):
+            return None
+        return [Dossier.consent.set(dict(dossier.consent, withdrawn_at=stamp))]
+
+    return _update_each(team_id, client_email, stamp_consent)

@@ -1,24 +1,30 @@
 """Executing a verified request (seed §5: "execute, then confirm"), from the account or an action link.
 
 The caller has already proven who they are; this checks they may act (a team admin or the team's privacy
-officer), claims the request with one conditional write, runs the work for its type, and records the result.
-The client is told by the stream handler once the request is `completed`.
+officer), claims the request with one conditional write (pending|failed → in_progress, so a double click or
+two officers can't run it twice), runs the work for its type, and records the result. The client is told by
+the stream handler once the request is `completed`.
 """
 import logging
 
+from pynamodb.exceptions import UpdateError
+
+from . import clock, dossiers, exports, purge, schemas, teams
 from . import privacy_requests as pr
-from . import purge, teams
-from .errors import DomainError, Forbidden, Unprocessable
+from .db import condition_failed
+from .errors import BadRequest, Conflict, DomainError, Forbidden, Unprocessable
+from .models import PrivacyRequest
 
 log = logging.getLogger(__name__)
 
 
 class ExecutionFailed(DomainError):
     status, code = 503, "ExecutionFailed"
+    reason = "failed"
 
 
-def may_execute(team_id: str, member_id: str) -> bool:
-    member = teams.get_member(team_id, member_id)
+def may_execute(team_id: str, member_id: str | None) -> bool:
+    member = teams.get_member(team_id, member_id) if member_id else None
     if member is None:
         return False
     if member.role == "admin":
@@ -26,10 +32,14 @@ def may_execute(team_id: str, member_id: str) -> bool:
     return teams.require_team(team_id).privacy_officer_id == member_id
 
 
+def require_executor(team_id: str, member_id: str) -> None:
+    if not may_execute(team_id, member_id):
+        raise Forbidden("only a team admin or the team's privacy officer may act on privacy requests")
+
+
 def execute(team_id: str, request_id: str, actor_id: str, body) -> dict:
     data = pr.require_confirm(body)
-    if not may_execute(team_id, actor_id):
-        raise Forbidden("only a team admin or the team's privacy officer may execute privacy requests")
+    require_executor(team_id, actor_id)
     item = pr.get_item(team_id, request_id, consistent=True)
     return run(item, actor_id, data)
 
@@ -53,19 +63,113 @@ def run(item, actor_id: str, data: dict) -> dict:
     return pr.view(done)
 
 
-class Erasure:
+class Runner:
     @staticmethod
     def check(item, data):
         pass
-
-    @staticmethod
-    def run(item, data, progress):
-        purge.erase_client(item.team_id, item.email, progress, lambda p: pr.record_progress(item, p))
-        return {"dossiers_deleted": progress["dossiers_deleted"], "documents_deleted": progress["documents_deleted"]}
 
     @staticmethod
     def closing_fields(data):
         return {}
 
 
-RUNNERS = {"erasure": Erasure}
+class Erasure(Runner):
+    """Art. 17: every dossier of the client in this team, with documents and consent records."""
+
+    @staticmethod
+    def run(item, data, progress):
+        purge.erase_client(item.team_id, item.email, progress, lambda p: pr.record_progress(item, p))
+        return {"dossiers_deleted": progress["dossiers_deleted"], "documents_deleted": progress["documents_deleted"]}
+
+
+class Export(Runner):
+    """Art. 15 / Art. 20: a zip the client downloads through their emailed link."""
+
+    @staticmethod
+    def run(item, data, progress):
+        return exports.build(item, progress)
+
+
+class Rectification(Runner):
+    """Art. 16: the officer corrects dossiers (PATCH), then completes with a note the client receives."""
+
+    @staticmethod
+    def check(item, data):
+        if not (data.get("note") or "").strip():
+            raise BadRequest("completing a rectification needs a note for the client (what was corrected)",
+                             field="body.note")
+
+    @staticmethod
+    def run(item, data, progress):
+        return {"dossiers": dossiers.count_client_dossiers(item.team_id, item.email)}
+
+    @staticmethod
+    def closing_fields(data):
+        return {"note": data["note"].strip()}
+
+
+class Restriction(Runner):
+    """Art. 18: dossiers stay stored, but every write to them is refused until the restriction is lifted."""
+
+    @staticmethod
+    def run(item, data, progress):
+        return {"dossiers_restricted": dossiers.set_restricted(item.team_id, item.email, True)}
+
+
+class Objection(Runner):
+    """Art. 21: the objection is recorded for the email; new dossiers record it and lists show it."""
+
+    @staticmethod
+    def run(item, data, progress):
+        return {"dossiers": dossiers.record_objection(item.team_id, item.email, item.request_id)}
+
+
+class ConsentWithdrawal(Runner):
+    """Art. 7(3): run as soon as the client verified — withdrawing needs nobody's approval."""
+
+    @staticmethod
+    def run(item, data, progress):
+        return {"dossiers_updated": dossiers.withdraw_consent(item.team_id, item.email)}
+
+
+RUNNERS = {
+    "erasure": Erasure,
+    "access": Export,
+    "portability": Export,
+    "rectification": Rectification,
+    "restriction": Restriction,
+    "objection": Objection,
+    pr.CONSENT_WITHDRAWAL: ConsentWithdrawal,
+}
+
+
+def after_verification(item) -> dict | None:
+    """A verified consent withdrawal takes effect at once; other requests wait for the officer."""
+    if item.type == pr.CONSENT_WITHDRAWAL and item.status == pr.PENDING:
+        try:
+            return run(item, "client", {"confirm": True})
+        except Conflict:
+            return None  # another click already ran it
+    return None
+
+
+def lift_restriction(team_id: str, request_id: str, actor_id: str, body) -> dict:
+    schemas.validate("empty", body if body is not None else {})
+    require_executor(team_id, actor_id)
+    item = pr.get_item(team_id, request_id, consistent=True)
+    if item.type != "restriction" or item.status != pr.COMPLETED:
+        raise Conflict("only a completed restriction request can be lifted")
+    if item.lifted_at:
+        raise Conflict("this restriction was already lifted")
+    # Unmark first (idempotent), then record the lift: a crash in between is finished by lifting again.
+    count = dossiers.set_restricted(team_id, item.email, False)
+    try:
+        item.update(actions=[PrivacyRequest.lifted_at.set(clock.iso(clock.now()))],
+                    condition=PrivacyRequest.lifted_at.does_not_exist())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise Conflict("this restriction was already lifted") from None
+        raise
+    view = pr.view(pr.get_item(team_id, request_id, consistent=True))
+    view["dossiers_unrestricted"] = count
+    return view

@@ -112,6 +112,28 @@ class StatusIndex(GlobalSecondaryIndex):
     request_id = UnicodeAttribute(range_key=True)
 
 
+class DueIndex(GlobalSecondaryIndex):
+    """Sparse: only verified, open requests carry `open_due`, so the daily reminder reads just those."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    open_due = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class TeamDueIndex(GlobalSecondaryIndex):
+    """A team's requests by due date, for lists sorted by the legal deadline."""
+
+    class Meta:
+        index_name = "by_team_due"
+        projection = AllProjection()
+
+    team_id = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
 class PrivacyRequest(Model):
     class Meta(_Meta):
         table_name = config.get("REQUESTS_TABLE")
@@ -144,10 +166,15 @@ class PrivacyRequest(Model):
     export_key = UnicodeAttribute(null=True)
     reminders = JSONAttribute(null=True)
     lock_key = UnicodeAttribute(null=True)
+    open_due = UnicodeAttribute(null=True)
+    lifted_at = UnicodeAttribute(null=True)
+    cancelled_by = UnicodeAttribute(null=True)
     # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
     expires_at = TTLAttribute(null=True)
 
     by_status = StatusIndex()
+    by_due = DueIndex()
+    by_team_due = TeamDueIndex()
 
 
 class Marker(Model):

@@ -16,7 +16,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import clock, config, dossiers, ids, mailer, templating, teams, tokens
+from . import clock, config, dossiers, exports, ids, mailer, templating, teams, tokens
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import Marker, PrivacyRequest
@@ -48,6 +48,10 @@ def handle_stream(records: list[dict]) -> dict:
         except Exception:  # noqa: BLE001 — one bad record must not stop the others
             log.exception("stream record %s failed", record.get("dynamodb", {}).get("SequenceNumber"))
             failed.append(record.get("dynamodb", {}).get("SequenceNumber"))
+    if failed and config.get("STREAM_FAILURE_MODE") == "report":
+        # The event source mapping has ReportBatchItemFailures (devtools/patch_sam.py): Lambda resumes from
+        # the first failed record; later ones come again and their markers skip what was already sent.
+        return {"batchItemFailures": [{"itemIdentifier": seq} for seq in failed]}
     if failed:
         raise BatchFailed(f"{len(failed)} of {len(records)} records failed: {failed}")
     return {"records": len(records), "emails_sent": sent}
@@ -68,13 +72,27 @@ def _image(raw: dict | None) -> PrivacyRequest | None:
 
 def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
     became = new.status if (old is None or old.status != new.status) else None
+    withdrawal = new.type == pr.CONSENT_WITHDRAWAL
     events = []
     if new.status == pr.AWAITING and (old is None or int(old.verification_sends or 1) < int(new.verification_sends)):
-        events.append(Event("verify", new, str(int(new.verification_sends))))
-    if became == pr.PENDING:
-        events.append(Event("officer_new", new))
+        events.append(Event("verify_withdrawal" if withdrawal else "verify", new, str(int(new.verification_sends))))
+    if became == pr.PENDING and not withdrawal:
+        events += [Event("officer_new", new), Event("client_receipt", new)]
     if became == pr.COMPLETED:
         events.append(Event(f"client_completed_{new.type}", new))
+        if withdrawal:
+            events.append(Event("officer_consent_withdrawn", new))
+    if became == pr.DENIED:
+        events.append(Event("client_denied", new))
+    if became == pr.CANCELLED:
+        events.append(Event("client_cancelled", new))
+        if old is not None and old.status != pr.AWAITING and not withdrawal:
+            events.append(Event("officer_cancelled", new))
+    extended = int(new.extension_months or 0)
+    if old is not None and extended > int(old.extension_months or 0):
+        events.append(Event("client_extended", new, str(extended)))
+    if new.lifted_at and (old is None or not old.lifted_at):
+        events.append(Event("client_restriction_lifted", new))
     return events
 
 
@@ -82,13 +100,13 @@ def deliver(event: Event) -> int:
     current = _current(event.request)
     if current is None or not _still_relevant(event, current):
         return 0
-    if _already_sent(event.marker):
+    if already_sent(event.marker):
         return 0
     count = 0
     for to, message in compose(event, current):
         mailer.send([to], message["subject"], message["text"], message["html"])
         count += 1
-    _mark_sent(event.marker)
+    mark_sent(event.marker)
     log.info("sent %s for request %s to %d recipient(s)", event.name, current.request_id, count)
     return count
 
@@ -101,16 +119,26 @@ def _current(item: PrivacyRequest) -> PrivacyRequest | None:
 
 
 def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
-    if event.name == "verify":
+    """Drop events the request has moved past (late or out-of-order records)."""
+    name = event.name
+    if name in ("verify", "verify_withdrawal"):
         return pr.effective_status(current) == pr.AWAITING and int(current.verification_sends) >= int(event.serial)
-    if event.name == "officer_new":
-        return current.status in pr.OPEN - {pr.AWAITING}
-    if event.name.startswith("client_completed"):
+    if name in ("officer_new", "client_receipt"):
+        return current.status in pr.OPEN - {pr.AWAITING} or current.status == pr.COMPLETED
+    if name.startswith("client_completed") or name == "officer_consent_withdrawn":
         return current.status == pr.COMPLETED
+    if name == "client_denied":
+        return current.status == pr.DENIED
+    if name in ("client_cancelled", "officer_cancelled"):
+        return current.status == pr.CANCELLED
+    if name == "client_extended":
+        return int(current.extension_months or 0) >= int(event.serial)
+    if name == "client_restriction_lifted":
+        return bool(current.lifted_at)
     return True
 
 
-def _already_sent(key: str) -> bool:
+def already_sent(key: str) -> bool:
     try:
         Marker.get(key, consistent_read=True)
         return True
@@ -118,7 +146,7 @@ def _already_sent(key: str) -> bool:
         return False
 
 
-def _mark_sent(key: str) -> None:
+def mark_sent(key: str) -> None:
     try:
         Marker(key, created_at=clock.iso(clock.now()), expires_at=MARKER_LIFETIME).save(
             condition=Marker.pk.does_not_exist())
@@ -134,23 +162,41 @@ def compose(event: Event, item: PrivacyRequest) -> list[tuple[str, dict]]:
     team_locale = settings.locale or templating.DEFAULT_LOCALE
     client_locale = templating.pick_locale(item.locale, team_locale)
     common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
-    if event.name == "verify":
-        link = config.public_url(f"/portal/privacy/verify/{pr.verification_token(item)}")
-        return [(item.email, templating.render_email("verify", client_locale, verify_url=link,
-                                                     hours=int(tokens.LIFETIMES[tokens.VERIFY].total_seconds() // 3600),
-                                                     **common))]
-    if event.name == "officer_new":
-        matching = dossiers.count_client_dossiers(item.team_id, item.email)
-        messages = []
-        for officer in officers(item.team_id, settings):
-            link = config.public_url(f"/actions/{action_token(item, officer.member_id)}")
-            messages.append((officer.email, templating.render_email(
-                "officer_new", team_locale, officer_name=officer.name, action_url=link, matching_dossiers=matching,
-                **common)))
-        return messages
-    if event.name.startswith("client_completed"):
-        return [(item.email, templating.render_email(event.name, client_locale, **common))]
-    raise ValueError(f"no email for event {event.name}")
+    name = event.name
+    if name.startswith("officer_"):
+        return officer_messages(name, item, settings, common)
+    extra = {}
+    if name in ("verify", "verify_withdrawal"):
+        extra = {"verify_url": config.public_url(f"/portal/privacy/verify/{pr.verification_token(item)}"),
+                 "hours": int(tokens.LIFETIMES[tokens.VERIFY].total_seconds() // 3600)}
+    elif name == "client_receipt":
+        extra = {"status_url": status_url(item)}
+    elif name in ("client_completed_access", "client_completed_portability"):
+        extra = {"export_url": config.public_url(f"/portal/privacy/exports/{exports.link_token(item)}"),
+                 "export_days": tokens.LIFETIMES[tokens.EXPORT].days}
+    elif name == "client_denied":
+        extra = {"supervisory_authority": settings.supervisory_authority}
+    return [(item.email, templating.render_email(name, client_locale, **common, **extra))]
+
+
+def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, **extra) -> list[tuple[str, dict]]:
+    """One email per officer (the privacy officer, else every admin), each with their own action link."""
+    locale = settings.locale or templating.DEFAULT_LOCALE
+    if name == "officer_new":
+        extra["matching_dossiers"] = dossiers.count_client_dossiers(item.team_id, item.email)
+    if name == "officer_consent_withdrawn":
+        extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
+    messages = []
+    for officer in officers(item.team_id, settings):
+        values = dict(common, officer_name=officer.name, **extra)
+        if name in ("officer_new", "officer_reminder", "officer_overdue"):
+            values["action_url"] = config.public_url(f"/actions/{action_token(item, officer.member_id)}")
+        messages.append((officer.email, templating.render_email(name, locale, **values)))
+    return messages
+
+
+def status_url(item: PrivacyRequest) -> str:
+    return config.public_url(f"/portal/privacy/requests/{item.request_id}?token={pr.status_token(item)}")
 
 
 def officers(team_id: str, settings) -> list:

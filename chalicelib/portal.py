@@ -1,7 +1,9 @@
-"""What the client portal shows and accepts (seed §4): the banner, the policy links, the consent wording and
-the request types. The banner only hides the portal's button: requests are accepted whatever it says."""
+"""What the client portal shows and accepts (seed §4), and the pages behind the client's email links.
+
+The banner only hides the portal's button: requests are accepted whatever it says (a right can't be
+switched off)."""
+from . import exports, schemas, templating, tokens
 from . import privacy_requests as pr
-from . import schemas, templating
 from .errors import DomainError
 from .settings import view as settings_view
 from .teams import require_team
@@ -21,18 +23,78 @@ def privacy_info(team_id: str) -> dict:
     }
 
 
+def _locale_of(request: dict | None, team_id: str | None) -> str:
+    team_locale = None
+    if team_id:
+        try:
+            team_locale = require_team(team_id).locale
+        except DomainError:
+            pass
+    return templating.pick_locale((request or {}).get("locale"), team_locale)
+
+
 def verify_page(token: str) -> tuple[int, str]:
     """GET of the email's verification link: confirms the request and says so on a small page."""
+    from .execution import after_verification
+
     try:
         item = pr.verify(token)
+        done = after_verification(item)
     except DomainError as exc:
         return exc.status, error_page(exc, None)
     settings = require_team(item.team_id)
-    locale = templating.pick_locale(item.locale, settings.locale)
-    return 200, templating.render("pages/verified.html", locale, request=pr.view(item),
+    request = done or pr.view(item)
+    return 200, templating.render("pages/verified.html", _locale_of(request, item.team_id), request=request,
                                   team_name=settings.team_name or item.team_id)
+
+
+def status(token: str | None, request_id: str) -> dict:
+    data, _ = pr.status_for_client(token or "", request_id)
+    return pr.public_view(data)
+
+
+def status_page(token: str | None, request_id: str) -> tuple[int, str]:
+    try:
+        data, cancellable = pr.status_for_client(token or "", request_id)
+    except DomainError as exc:
+        return exc.status, error_page(exc, None)
+    settings = require_team(data["team_id"])
+    return 200, templating.render(
+        "pages/request_status.html", _locale_of(data, data["team_id"]), request=data,
+        team_name=settings.team_name or data["team_id"], cancel_allowed=cancellable,
+        cancel_url=f"{request_id}/cancel?token={token}")
+
+
+def cancel(token: str | None, request_id: str) -> dict:
+    return pr.public_view(pr.cancel(token or "", request_id))
+
+
+def cancel_page(token: str | None, request_id: str) -> tuple[int, str]:
+    try:
+        data = pr.cancel(token or "", request_id)
+    except DomainError as exc:
+        return exc.status, error_page(exc, None)
+    settings = require_team(data["team_id"])
+    return 200, templating.render("pages/request_status.html", _locale_of(data, data["team_id"]), request=data,
+                                  team_name=settings.team_name or data["team_id"], cancel_allowed=False,
+                                  cancel_url="")
+
+
+def export_link(token: str) -> tuple[int, str]:
+    """302 to a fresh presigned URL, or a page saying why not (never S3's XML)."""
+    try:
+        return 302, exports.download_url(token)
+    except tokens.TokenError as exc:
+        reason = "export_expired" if exc.reason == "expired" else exc.reason
+        return 410 if reason == "export_expired" else exc.status, _error(reason, None)
+    except DomainError as exc:
+        return exc.status, error_page(exc, None)
 
 
 def error_page(exc: DomainError, locale: str | None) -> str:
     reason = getattr(exc, "reason", None) or {404: "not_found", 409: "used"}.get(exc.status, "invalid")
+    return _error(reason, locale)
+
+
+def _error(reason: str, locale: str | None) -> str:
     return templating.render("pages/error.html", locale or templating.DEFAULT_LOCALE, reason=reason)

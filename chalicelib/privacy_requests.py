@@ -24,6 +24,7 @@ from .teams import require_team
 AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED = (
     "awaiting_verification", "pending", "in_progress", "completed", "failed")
 DENIED, CANCELLED, EXPIRED = "denied", "cancelled", "expired"
+CONSENT_WITHDRAWAL = "consent_withdrawal"
 STATUSES = [AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED, DENIED, CANCELLED, EXPIRED]
 OPEN = {AWAITING, PENDING, IN_PROGRESS, FAILED}
 EXECUTABLE = {PENDING, FAILED}
@@ -33,6 +34,8 @@ MAX_VERIFICATION_SENDS = 4  # the first email and at most 3 re-sends
 # An execution that has been in_progress this long died with its Lambda (timeout, crash): it may be resumed.
 STALE_EXECUTION = dt.timedelta(minutes=15)
 PAGE_SIZE = 25
+OPEN_DUE = "open"
+MAX_EXTENSION_MONTHS = 2
 
 
 def lock_key(team_id: str, request_type: str, email: str) -> str:
@@ -62,6 +65,7 @@ def view(r: PrivacyRequest) -> dict:
         "failure_reason": r.failure_reason,
         "note": r.note,
         "denial_reason": r.denial_reason,
+        "lifted_at": r.lifted_at,
         "overdue": is_overdue(r),
     }
 
@@ -96,15 +100,26 @@ def get_request(team_id: str, request_id: str) -> dict:
 
 def submit(team_id: str, body, source_ip: str | None) -> dict:
     data = schemas.validate("portal_request", body)
+    return _create(team_id, data["email"], data["type"], data.get("message"), data.get("locale"), source_ip)
+
+
+def submit_consent_withdrawal(team_id: str, body, source_ip: str | None) -> dict:
+    """Art. 7(3): withdrawing consent is as easy as giving it — one verified step, no officer decision."""
+    data = schemas.validate("consent_withdraw", body)
+    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, data.get("locale"), source_ip)
+
+
+def _create(team_id: str, email: str, request_type: str, message: str | None, locale: str | None,
+            source_ip: str | None) -> dict:
     require_team(team_id)
-    address = emails.normalise(data["email"])
+    address = emails.normalise(email)
     ratelimit.check_portal_submission(team_id, address, source_ip)
     received = clock.now()
     request = PrivacyRequest(
-        team_id, ids.new_id("r_"), team_status=f"{team_id}#{AWAITING}", type=data["type"], status=AWAITING,
-        email=address, message=data.get("message"), locale=data.get("locale"), received_at=clock.iso(received),
+        team_id, ids.new_id("r_"), team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
+        email=address, message=message, locale=locale, received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
-        lock_key=lock_key(team_id, data["type"], address), expires_at=received + UNVERIFIED_LIFETIME)
+        lock_key=lock_key(team_id, request_type, address), expires_at=received + UNVERIFIED_LIFETIME)
     lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
                   expires_at=request.expires_at)
     try:
@@ -177,6 +192,7 @@ def verify(token: str) -> PrivacyRequest:
                 PrivacyRequest.team_status.set(f"{item.team_id}#{PENDING}"),
                 PrivacyRequest.verified_at.set(clock.iso(stamp)),
                 PrivacyRequest.expires_at.remove(),
+                PrivacyRequest.open_due.set(OPEN_DUE),
             ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.expires_at > stamp))
             # The lock now lives as long as the request is open.
             tx.update(Marker(item.lock_key), actions=[Marker.expires_at.remove()],
@@ -192,8 +208,10 @@ def verify(token: str) -> PrivacyRequest:
 # --- listing ------------------------------------------------------------------------------------------------
 
 def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue: bool = False,
-                  due_before: str | None = None) -> dict:
+                  due_before: str | None = None, sort: str | None = None) -> dict:
     require_team(team_id)
+    if sort not in (None, "received_at", "due_at"):
+        raise BadRequest("sort must be received_at (newest first) or due_at (soonest first)", field="sort")
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {STATUSES}", field="status")
     now = clock.now()
@@ -214,7 +232,12 @@ def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue
         if limit_date.tzinfo is None:
             limit_date = limit_date.replace(tzinfo=clock.UTC)
         condition = _and(condition, PrivacyRequest.due_at < clock.iso(limit_date))
-    if status is not None:
+    if sort == "due_at":
+        if status is not None:
+            condition = _and(condition, PrivacyRequest.status == status)
+        results = PrivacyRequest.by_team_due.query(team_id, filter_condition=condition, scan_index_forward=True,
+                                                   last_evaluated_key=cursor, limit=PAGE_SIZE)
+    elif status is not None:
         results = PrivacyRequest.by_status.query(f"{team_id}#{status}", filter_condition=condition,
                                                  scan_index_forward=False, last_evaluated_key=cursor,
                                                  limit=PAGE_SIZE)
@@ -268,7 +291,8 @@ def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
 def close(item: PrivacyRequest, status: str, from_statuses: set[str], **fields) -> PrivacyRequest:
     """Move an open request to a final status and release its lock, in one transaction."""
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
-               PrivacyRequest.completed_at.set(clock.iso(clock.now()))]
+               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove(),
+               PrivacyRequest.expires_at.remove()]
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))
     try:
@@ -294,12 +318,12 @@ def ensure_type(item: PrivacyRequest, *types: str) -> None:
         raise Unprocessable(f"request {item.request_id} is a {item.type} request")
 
 
-def public_status(token: str) -> dict:
-    claims = tokens.read(token, tokens.STATUS)
-    item = get_item(claims["team"], claims["req"])
-    data = view(item)
-    return {k: data[k] for k in ("request_id", "type", "status", "received_at", "due_at", "completed_at",
-                                  "extension_months", "extension_reason")}
+PUBLIC_FIELDS = ("request_id", "type", "status", "received_at", "due_at", "completed_at", "extension_months",
+                 "extension_reason", "denial_reason", "note")
+
+
+def public_view(data: dict) -> dict:
+    return {k: data[k] for k in PUBLIC_FIELDS}
 
 
 def unverified_lifetime_days() -> int:
@@ -308,3 +332,62 @@ def unverified_lifetime_days() -> int:
 
 def base_url() -> str:
     return config.get("PUBLIC_BASE_URL")
+
+
+# --- the clock: extend, deny, cancel (Art. 12) -----------------------------------------------------------------
+
+def extend(team_id: str, request_id: str, body) -> dict:
+    """Art. 12(3): up to two further months, decided and explained before the first month runs out."""
+    data = schemas.validate("extend", body)
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    now = clock.now()
+    original = item.original_due_at or item.due_at
+    if clock.parse(original) <= now:
+        raise Conflict("an extension must be decided before the original due date "
+                       f"({original[:10]}); it has passed")
+    already = int(item.extension_months or 0)
+    total = already + data["months"]
+    if total > MAX_EXTENSION_MONTHS:
+        raise Conflict(f"at most {MAX_EXTENSION_MONTHS} extra months in all; {already} already granted")
+    new_due = clock.iso(clock.due_date(clock.parse(item.received_at), total))
+    try:
+        item.update(actions=[
+            PrivacyRequest.extension_months.set(total),
+            PrivacyRequest.original_due_at.set(original),
+            PrivacyRequest.due_at.set(new_due),
+            PrivacyRequest.extension_reason.set(data["reason"]),
+        ], condition=PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED)
+            & (PrivacyRequest.extension_months == already))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            current = get_item(team_id, request_id, consistent=True)
+            raise Conflict(f"request {request_id} is {effective_status(current)} or changed meanwhile; "
+                           "reload and try again") from None
+        raise
+    return view(item)
+
+
+def deny(team_id: str, request_id: str, body) -> dict:
+    """Art. 12(4): refuse with reasons; the client's email tells them they may complain and go to court."""
+    data = schemas.validate("deny", body)
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    return view(close(item, DENIED, {PENDING, FAILED}, denial_reason=data["reason"]))
+
+
+def cancel(token: str, request_id: str) -> dict:
+    """The client withdraws their own request, from the link in their receipt."""
+    claims = tokens.read(token, tokens.STATUS)
+    if claims.get("req") != request_id:
+        raise tokens.TokenError("this link belongs to another request", "invalid")
+    item = get_item(claims["team"], request_id, consistent=True)
+    return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, cancelled_by="client"))
+
+
+def status_for_client(token: str, request_id: str) -> tuple[dict, bool]:
+    claims = tokens.read(token, tokens.STATUS)
+    if claims.get("req") != request_id:
+        raise tokens.TokenError("this link belongs to another request", "invalid")
+    item = get_item(claims["team"], request_id)
+    return view(item), effective_status(item) in {AWAITING, PENDING, FAILED}

@@ -9,7 +9,7 @@ import fastjsonschema
 
 from .errors import BadRequest
 
-REQUEST_TYPES = ["erasure"]  # grows as each right gets an executor (execution.RUNNERS)
+REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection"]
 LOCALES = ["en", "fr"]
 
 _email = {"type": "string", "minLength": 3, "maxLength": 254}

@@ -82,6 +82,37 @@ def body(request, limit: int = JSON_LIMIT):
         raise BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
 
 
+def optional_body(request, limit: int = JSON_LIMIT):
+    """For routes whose body is optional: empty means {}."""
+    raw = request.raw_body or b""
+    return body(request, limit) if raw.strip() else {}
+
+
+def form(request, limit: int = JSON_LIMIT) -> dict:
+    """An HTML form post (application/x-www-form-urlencoded) as a dict of single values."""
+    import urllib.parse
+
+    raw = request.raw_body or b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise BadRequest("the form is not valid UTF-8", field="body") from None
+    return dict(pairs)
+
+
+def wants_html(request) -> bool:
+    accept = (request.headers or {}).get("accept", "")
+    return "text/html" in accept
+
+
+def redirect(location: str) -> Response:
+    headers = {k: v for k, v in PAGE_HEADERS.items() if k != "Content-Type"}
+    headers["Location"] = location
+    return Response(body="", status_code=302, headers=headers)
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
 

@@ -114,3 +114,70 @@ class Api:
             if found:
                 return found.group(1)
         raise AssertionError(f"no email to {address} with a link containing {marker}")
+
+    # --- added for the spec suite: reading the stored state directly (inside the moto mock) ------------------
+    def settings(self, team, token: str | None = None) -> dict:
+        answer = self.get(f"/teams/{team.id}/privacy/settings", token=token or team.token)
+        assert answer.status_code == 200, answer.body
+        return answer.json_body
+
+    def request_view(self, team, request_id: str, token: str | None = None) -> dict:
+        answer = self.get(f"/teams/{team.id}/privacy/requests/{request_id}", token=token or team.token)
+        assert answer.status_code == 200, answer.body
+        return answer.json_body
+
+    def execute(self, team, request_id: str, body=None, token: str | None = None):
+        return self.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute",
+                         {"confirm": True} if body is None else body, token=token or team.token)
+
+    def state(self) -> dict:
+        """Every item of every table and every S3 object key: compare before/after to prove nothing was written."""
+        return snapshot()
+
+    def s3_keys(self, prefix: str = "") -> list[str]:
+        return s3_keys(prefix)
+
+
+def snapshot() -> dict:
+    from chalicelib import aws
+    from chalicelib.models import ALL_MODELS
+
+    ddb = aws.client("dynamodb")
+    out = {}
+    for model in ALL_MODELS:
+        items, kwargs = [], {"TableName": model.Meta.table_name, "ConsistentRead": True}
+        while True:
+            page = ddb.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        out[model.Meta.table_name] = sorted(json.dumps(item, sort_keys=True) for item in items)
+    out["s3"] = s3_keys("")
+    return out
+
+
+def s3_keys(prefix: str = "") -> list[str]:
+    from chalicelib import aws, config
+
+    keys = []
+    paginator = aws.s3().get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=config.get("DOCUMENTS_BUCKET"), Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    return sorted(keys)
+
+
+def alter_one_char(token: str, index: int | None = None) -> str:
+    """The token with one character of its signature changed (never the last one, whose low bits are padding)."""
+    position = token.rindex(".") + 1 if index is None else index
+    replacement = "A" if token[position] != "A" else "B"
+    return token[:position] + replacement + token[position + 1:]
+
+
+def error_shape(answer) -> dict:
+    """A Chalice error answer: a JSON object with a Code and a Message."""
+    body = answer.json_body
+    assert isinstance(body, dict), answer.body
+    assert set(body) >= {"Code", "Message"}, body
+    assert isinstance(body["Code"], str) and isinstance(body["Message"], str) and body["Message"], body
+    return body

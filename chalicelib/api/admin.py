@@ -2,7 +2,7 @@
 from chalice import Blueprint
 
 from .. import dossiers, execution, privacy_requests, settings, teams
-from ..web import body, caller, cursor_in, endpoint, json_response, member, page_out, query, DOCUMENT_LIMIT
+from ..web import DOCUMENT_LIMIT, body, caller, cursor_in, endpoint, json_response, member, optional_body, page_out, query
 
 bp = Blueprint(__name__)
 
@@ -86,7 +86,7 @@ def list_requests(team_id):
     member(request, team_id)
     return json_response(page_out(privacy_requests.list_requests(
         team_id, query(request, "status"), cursor_in(request), overdue=query(request, "overdue") == "true",
-        due_before=query(request, "due_before"))))
+        due_before=query(request, "due_before"), sort=query(request, "sort"))))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}", methods=["GET"])
@@ -102,3 +102,27 @@ def execute_request(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
     return json_response(execution.execute(team_id, request_id, who.member_id, body(request)))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/extend", methods=["POST"])
+@endpoint
+def extend_request(team_id, request_id):
+    request = bp.current_request
+    execution.require_executor(team_id, member(request, team_id).member_id)
+    return json_response(privacy_requests.extend(team_id, request_id, body(request)))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/deny", methods=["POST"])
+@endpoint
+def deny_request(team_id, request_id):
+    request = bp.current_request
+    execution.require_executor(team_id, member(request, team_id).member_id)
+    return json_response(privacy_requests.deny(team_id, request_id, body(request)))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/lift-restriction", methods=["POST"])
+@endpoint
+def lift_restriction(team_id, request_id):
+    request = bp.current_request
+    who = member(request, team_id)
+    return json_response(execution.lift_restriction(team_id, request_id, who.member_id, optional_body(request)))

@@ -1,8 +1,9 @@
-"""Public routes: the client portal (CORS on), the email links (HTML pages)."""
+"""Public routes: the client portal (CORS on) and the pages behind email links (HTML)."""
 from chalice import Blueprint
 
 from .. import actions, portal, privacy_requests
-from ..web import FORM_TYPES, body, endpoint, json_response, page, source_ip
+from ..errors import DomainError
+from ..web import FORM_TYPES, body, endpoint, form, json_response, page, query, redirect, source_ip, wants_html
 
 bp = Blueprint(__name__)
 
@@ -20,6 +21,14 @@ def submit_request(team_id):
     return json_response(privacy_requests.submit(team_id, body(request), source_ip(request)), 202)
 
 
+@bp.route("/portal/{team_id}/privacy/consent/withdraw", methods=["POST"], cors=True)
+@endpoint
+def withdraw_consent(team_id):
+    request = bp.current_request
+    return json_response(privacy_requests.submit_consent_withdrawal(team_id, body(request), source_ip(request)),
+                         202)
+
+
 @bp.route("/portal/{team_id}/privacy/requests/{request_id}/resend", methods=["POST"], cors=True,
           content_types=FORM_TYPES)
 @endpoint
@@ -32,6 +41,30 @@ def verify_link(token):
     return page(*portal.verify_page(token))
 
 
+@bp.route("/portal/privacy/requests/{request_id}", methods=["GET"], cors=True)
+@endpoint
+def request_status(request_id):
+    request = bp.current_request
+    if wants_html(request):
+        return page(*portal.status_page(query(request, "token"), request_id))
+    return json_response(portal.status(query(request, "token"), request_id))
+
+
+@bp.route("/portal/privacy/requests/{request_id}/cancel", methods=["POST"], cors=True, content_types=FORM_TYPES)
+@endpoint
+def cancel_request(request_id):
+    request = bp.current_request
+    if wants_html(request) or "form" in (request.headers or {}).get("content-type", ""):
+        return page(*portal.cancel_page(query(request, "token"), request_id))
+    return json_response(portal.cancel(query(request, "token"), request_id))
+
+
+@bp.route("/portal/privacy/exports/{token}", methods=["GET"])
+def export_download(token):
+    status, location_or_page = portal.export_link(token)
+    return redirect(location_or_page) if status == 302 else page(status, location_or_page)
+
+
 @bp.route("/actions/{token}", methods=["GET"])
 def action_page(token):
     return page(*actions.show(token))
@@ -39,4 +72,8 @@ def action_page(token):
 
 @bp.route("/actions/{token}", methods=["POST"], content_types=FORM_TYPES)
 def action_confirm(token):
-    return page(*actions.confirm(token))
+    try:
+        note = form(bp.current_request).get("note")
+    except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
+        return page(exc.status, portal.error_page(exc, None))
+    return page(*actions.confirm(token, note))

@@ -1,0 +1,37 @@
+"""The daily reminder (Art. 12(3) deadline): the officer is emailed once when a request is 7 days from due,
+and once more when it is overdue.
+
+Open, verified requests carry `open_due` and sit in the sparse `by_due` index, so this reads only those whose
+due date is within the next week — one Query, whatever the number of teams. The once-only markers of
+notifications.py make a re-run (or a retried schedule) send nothing twice.
+"""
+import datetime as dt
+
+from . import clock, notifications, teams
+from . import privacy_requests as pr
+from .models import PrivacyRequest
+
+DUE_SOON = dt.timedelta(days=7)
+
+
+def run(now: dt.datetime | None = None) -> dict:
+    now = now or clock.now()
+    horizon = clock.iso(now + DUE_SOON)
+    sent = {"officer_reminder": 0, "officer_overdue": 0}
+    for item in PrivacyRequest.by_due.query(pr.OPEN_DUE, PrivacyRequest.due_at <= horizon):
+        if item.status not in pr.OPEN - {pr.AWAITING}:
+            continue
+        due = clock.parse(item.due_at)
+        name = "officer_overdue" if due <= now else "officer_reminder"
+        event = notifications.Event(name, item, item.due_at)  # a new due date (extension) earns a new reminder
+        if notifications.already_sent(event.marker):
+            continue
+        settings = teams.require_team(item.team_id)
+        common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
+        extra = {"days_overdue": (now - due).days} if name == "officer_overdue" else {
+            "days_left": max((due - now).days, 0)}
+        for to, message in notifications.officer_messages(name, item, settings, common, **extra):
+            notifications.mailer.send([to], message["subject"], message["text"], message["html"])
+            sent[name] += 1
+        notifications.mark_sent(event.marker)
+    return sent
