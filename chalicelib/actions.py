@@ -3,7 +3,7 @@
 GET never changes anything, because mail scanners open links. The token is bound to the request and to the
 officer it was mailed to: it stops working when it expires, when the request was handled, or when that
 person is no longer the one who may act (officer changed, member removed)."""
-from . import dossiers, execution, templating, tokens
+from . import dossiers, execution, teams, templating, tokens
 from . import privacy_requests as pr
 from .errors import Conflict, DomainError, Forbidden
 from .portal import error_page
@@ -20,7 +20,7 @@ def _load(token: str):
     officer = claims.get("officer")
     if settings.privacy_officer_id and settings.privacy_officer_id != officer:
         raise Revoked("this link was sent to someone who is no longer the team's privacy officer")
-    if not execution.may_execute(claims["team"], officer):
+    if not execution.may_execute(claims["team"], teams.get_member(claims["team"], officer) if officer else None):
         raise Revoked("this link's recipient may no longer execute the team's requests")
     item = pr.get_item(claims["team"], claims["req"], consistent=True)
     return settings, officer, item

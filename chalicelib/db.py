@@ -4,6 +4,8 @@ import functools
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
+from .errors import BadRequest
+
 
 @functools.lru_cache(maxsize=None)
 def _connection() -> Connection:
@@ -31,3 +33,12 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
 
 def transaction_conflict(exc: TransactWriteError) -> bool:
     return "TransactionConflict" in cancellation_codes(exc)
+
+
+def check_cursor(cursor: dict | None, fixed: dict[str, str], free: tuple[str, ...]) -> None:
+    """A list cursor must hold exactly the keys of the query it continues, with that query's partition values:
+    DynamoDB (and moto) fail on any other ExclusiveStartKey, which would answer a 500 instead of a 400."""
+    if cursor is None:
+        return
+    if set(cursor) != set(fixed) | set(free) or any(cursor[k]["S"] != v for k, v in fixed.items()):
+        raise BadRequest("next is not a cursor this API returned", field="next")

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import aws, clock, config, emails, ids, schemas
-from .db import condition_failed, connection
+from .db import check_cursor, condition_failed, connection
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import Dossier, DocumentRef, Marker, TeamSettings
 from .settings import consent_text_hash
@@ -127,8 +127,10 @@ def list_dossiers(team_id: str, client_email: str | None, cursor: dict | None) -
     require_team(team_id)
     if client_email is not None:
         address = emails.normalise(client_email, "client_email")
+        check_cursor(cursor, {"team_id": team_id, "team_email": team_email_key(team_id, address)}, ("dossier_id",))
         results = query_client(team_id, address, last_key=cursor, limit=PAGE_SIZE)
     else:
+        check_cursor(cursor, {"team_id": team_id}, ("dossier_id",))
         results = Dossier.query(team_id, last_evaluated_key=cursor, limit=PAGE_SIZE, scan_index_forward=False)
     items = [view(d) for d in results]
     return {"items": items, "next_key": results.last_evaluated_key}

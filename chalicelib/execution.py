@@ -23,25 +23,25 @@ class ExecutionFailed(DomainError):
     reason = "failed"
 
 
-def may_execute(team_id: str, member_id: str | None) -> bool:
-    member = teams.get_member(team_id, member_id) if member_id else None
+def may_execute(team_id: str, member) -> bool:
+    """`member` is a Member already read (or None): a team admin, or the team's privacy officer."""
     if member is None:
         return False
     if member.role == "admin":
         return True
-    return teams.require_team(team_id).privacy_officer_id == member_id
+    return teams.require_team(team_id).privacy_officer_id == member.member_id
 
 
-def require_executor(team_id: str, member_id: str) -> None:
-    if not may_execute(team_id, member_id):
+def require_executor(team_id: str, member) -> None:
+    if not may_execute(team_id, member):
         raise Forbidden("only a team admin or the team's privacy officer may act on privacy requests")
 
 
-def execute(team_id: str, request_id: str, actor_id: str, body) -> dict:
+def execute(team_id: str, request_id: str, actor, body) -> dict:
     data = pr.require_confirm(body)
-    require_executor(team_id, actor_id)
+    require_executor(team_id, actor)
     item = pr.get_item(team_id, request_id, consistent=True)
-    return run(item, actor_id, data)
+    return run(item, actor.member_id, data)
 
 
 def run(item, actor_id: str, data: dict) -> dict:
@@ -153,9 +153,9 @@ def after_verification(item) -> dict | None:
     return None
 
 
-def lift_restriction(team_id: str, request_id: str, actor_id: str, body) -> dict:
+def lift_restriction(team_id: str, request_id: str, actor, body) -> dict:
     schemas.validate("empty", body if body is not None else {})
-    require_executor(team_id, actor_id)
+    require_executor(team_id, actor)
     item = pr.get_item(team_id, request_id, consistent=True)
     if item.type != "restriction" or item.status != pr.COMPLETED:
         raise Conflict("only a completed restriction request can be lifted")

@@ -179,7 +179,8 @@ def compose(event: Event, item: PrivacyRequest) -> list[tuple[str, dict]]:
     return [(item.email, templating.render_email(name, client_locale, **common, **extra))]
 
 
-def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, **extra) -> list[tuple[str, dict]]:
+def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, recipients=None,
+                     **extra) -> list[tuple[str, dict]]:
     """One email per officer (the privacy officer, else every admin), each with their own action link."""
     locale = settings.locale or templating.DEFAULT_LOCALE
     if name == "officer_new":
@@ -187,7 +188,7 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, **
     if name == "officer_consent_withdrawn":
         extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
     messages = []
-    for officer in officers(item.team_id, settings):
+    for officer in recipients if recipients is not None else officers(item.team_id, settings):
         values = dict(common, officer_name=officer.name, **extra)
         if name in ("officer_new", "officer_reminder", "officer_overdue"):
             values["action_url"] = config.public_url(f"/actions/{action_token(item, officer.member_id)}")

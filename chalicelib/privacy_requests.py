@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import clock, config, emails, ids, ratelimit, schemas, tokens
-from .db import condition_failed, connection
+from .db import check_cursor, condition_failed, connection
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import Marker, PrivacyRequest
 from .teams import require_team
@@ -235,13 +235,16 @@ def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue
     if sort == "due_at":
         if status is not None:
             condition = _and(condition, PrivacyRequest.status == status)
+        check_cursor(cursor, {"team_id": team_id}, ("request_id", "due_at"))
         results = PrivacyRequest.by_team_due.query(team_id, filter_condition=condition, scan_index_forward=True,
                                                    last_evaluated_key=cursor, limit=PAGE_SIZE)
     elif status is not None:
+        check_cursor(cursor, {"team_id": team_id, "team_status": f"{team_id}#{status}"}, ("request_id",))
         results = PrivacyRequest.by_status.query(f"{team_id}#{status}", filter_condition=condition,
                                                  scan_index_forward=False, last_evaluated_key=cursor,
                                                  limit=PAGE_SIZE)
     else:
+        check_cursor(cursor, {"team_id": team_id}, ("request_id",))
         results = PrivacyRequest.query(team_id, filter_condition=condition, scan_index_forward=False,
                                        last_evaluated_key=cursor, limit=PAGE_SIZE)
     items = [view(r) for r in results]

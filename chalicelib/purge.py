@@ -4,6 +4,7 @@ The dossiers are found through the by_client index (team + normalised email), a 
 another client's dossier can't be reached. Each page is deleted in batches — S3 documents first (one
 DeleteObjects per page), then the dossier items (BatchWriteItem) — and progress is saved after every page,
 so a crash leaves the request `failed` with its counts and executing again finishes the remaining dossiers.
+Deleting a dossier that is already gone is a no-op, so a page read twice can't delete anything else.
 """
 from pynamodb.exceptions import PynamoDBException
 
@@ -22,14 +23,18 @@ def erase_client(team_id: str, email: str, progress: dict, on_progress) -> dict:
     """Delete the client's dossiers; `progress` holds counts from earlier attempts and is updated in place."""
     progress.setdefault("dossiers_deleted", 0)
     progress.setdefault("documents_deleted", 0)
+    last_key = None
     while True:
-        # Always restart from the top: what was deleted is gone from the index, what remains is found again.
-        page = list(query_client(team_id, email, limit=BATCH))
-        page = [d for d in page if d.team_id == team_id]  # belt and braces: never another team's item
-        if not page:
+        # Page on from the last key rather than re-reading the top: the index is eventually consistent, and a
+        # just-deleted page could come back and be counted twice. A resumed execution starts from the top.
+        results = query_client(team_id, email, last_key=last_key, limit=BATCH)
+        page = [d for d in results if d.team_id == team_id]  # belt and braces: never another team's item
+        if page:
+            _delete_page(page, progress)
+            on_progress(dict(progress))
+        last_key = results.last_evaluated_key
+        if not last_key:
             return progress
-        _delete_page(page, progress)
-        on_progress(dict(progress))
 
 
 def _delete_page(page: list[Dossier], progress: dict) -> None:

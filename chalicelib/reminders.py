@@ -18,6 +18,7 @@ def run(now: dt.datetime | None = None) -> dict:
     now = now or clock.now()
     horizon = clock.iso(now + DUE_SOON)
     sent = {"officer_reminder": 0, "officer_overdue": 0}
+    teams_seen: dict[str, tuple] = {}  # one settings read and one officer lookup per team and run
     for item in PrivacyRequest.by_due.query(pr.OPEN_DUE, PrivacyRequest.due_at <= horizon):
         if item.status not in pr.OPEN - {pr.AWAITING}:
             continue
@@ -26,11 +27,15 @@ def run(now: dt.datetime | None = None) -> dict:
         event = notifications.Event(name, item, item.due_at)  # a new due date (extension) earns a new reminder
         if notifications.already_sent(event.marker):
             continue
-        settings = teams.require_team(item.team_id)
+        if item.team_id not in teams_seen:
+            settings = teams.require_team(item.team_id)
+            teams_seen[item.team_id] = (settings, notifications.officers(item.team_id, settings))
+        settings, recipients = teams_seen[item.team_id]
         common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
         extra = {"days_overdue": (now - due).days} if name == "officer_overdue" else {
             "days_left": max((due - now).days, 0)}
-        for to, message in notifications.officer_messages(name, item, settings, common, **extra):
+        for to, message in notifications.officer_messages(name, item, settings, common, recipients=recipients,
+                                                          **extra):
             notifications.mailer.send([to], message["subject"], message["text"], message["html"])
             sent[name] += 1
         notifications.mark_sent(event.marker)

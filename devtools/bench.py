@@ -326,7 +326,7 @@ SCENARIOS = [
     Scenario("stream_verification", "stream: verification record (client email)", prep_stream_verification),
     Scenario("stream_pending", "stream: pending record (officer + receipt)", prep_stream_pending),
     Scenario("erasure", "execute erasure, N={n} dossiers x 1 doc", prep_erasure, sizes=(1, 10, 100, 500),
-             repeats={1: 5, 10: 5, 100: 3, 500: 2}),
+             repeats={1: 5, 10: 5, 100: 3, 500: 3}),
     Scenario("access_export", "execute access export, N={n} x 1 doc", prep_access_export, sizes=(10,),
              repeats={10: 5}),
     Scenario("reminders", "daily reminders, R={n} open requests", prep_reminders, sizes=(10, 50),
@@ -405,12 +405,12 @@ def table(measurements: list[Measurement]) -> str:
     name_w = max(len("operation"), *(len(m.name) for m in measurements))
     wrap_w = 76
     lines = [f"{'operation':<{name_w}}  {'calls':>5}  {'breakdown (service.Operation=calls)':<{wrap_w}}  "
-             f"{'median ms*':>10}",
-             f"{'-' * name_w}  {'-' * 5}  {'-' * wrap_w}  {'-' * 10}"]
+             f"{'median ms*':>10}  {'runs':>4}",
+             f"{'-' * name_w}  {'-' * 5}  {'-' * wrap_w}  {'-' * 10}  {'-' * 4}"]
     for m in measurements:
         total = str(m.total) if m.stable else f"{m.total}~"
         parts = textwrap.wrap(breakdown(m.calls), wrap_w, break_on_hyphens=False) or [""]
-        runs = f"{m.median_ms:10.1f}"
+        runs = f"{m.median_ms:10.1f}  {len(m.times_ms):>4}"
         lines.append(f"{m.name:<{name_w}}  {total:>5}  {parts[0]:<{wrap_w}}  {runs}")
         for rest in parts[1:]:
             lines.append(f"{'':<{name_w}}  {'':>5}  {rest}")
@@ -442,7 +442,7 @@ def erasure_scaling(measurements: list[Measurement]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="each operation once, at its smallest size")
-    parser.add_argument("--repeats", type=int, help="runs per operation (default: per operation, 2 to 7)")
+    parser.add_argument("--repeats", type=int, help="runs per operation (default: per operation, 3 to 7)")
     parser.add_argument("--only", help="only operations whose key contains this text (e.g. erasure)")
     args = parser.parse_args(argv)
 
@@ -458,14 +458,15 @@ def main(argv=None) -> int:
     for scenario in scenarios:
         for size in (scenario.sizes[:1] if args.quick else scenario.sizes):
             measurements.append(measure(scenario, size, 1 if args.quick else args.repeats))
-            print(f"  measured {measurements[-1].name}", file=sys.stderr, flush=True)
+            if sys.stderr.isatty():  # progress for a person watching; `make bench | tee` gets the table only
+                print(f"  measured {measurements[-1].name}", file=sys.stderr, flush=True)
 
     print("privacy-desk bench: AWS calls per operation (stable) and wall-clock time (noisy)")
     print("Each run: fresh in-process moto, app through chalice.test.Client; only the operation is counted.\n")
     print(table(measurements))
     print(erasure_scaling(measurements))
-    print("\n* median ms: wall clock of the operation alone, median of "
-          f"{'1 run' if args.quick else 'the runs (2-7 per row)'}, on in-process moto on this machine. NOISY:")
+    print("\n* median ms: wall clock of the operation alone, median of the row's runs, on in-process moto on "
+          "this machine. NOISY:")
     print("  includes moto's simulation cost, not AWS latency; compare rows relative to each other, never assert.")
     print("  'calls' is the stable figure ('~' would mark a total that varied between runs).")
     print(f"\nbench took {time.perf_counter() - started:.1f}s")

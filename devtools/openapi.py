@@ -197,11 +197,13 @@ WRITE = ADMIN + (409, 413)
 QUERY = {
     "next": {"name": "next", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "The `next` cursor of the previous page."},
-    "client_email": {"name": "client_email", "in": "query", "required": False, "schema": {"type": "string"},
+    "client_email": {"name": "client_email", "in": "query", "required": False,
+                     "schema": {"type": "string", "format": "email"},
                      "description": "Only this client's dossiers (matched case-insensitively)."},
     "overdue": {"name": "overdue", "in": "query", "required": False, "schema": {"type": "boolean"},
                 "description": "`true`: only open, verified requests past their due date."},
-    "due_before": {"name": "due_before", "in": "query", "required": False, "schema": {"type": "string"},
+    "due_before": {"name": "due_before", "in": "query", "required": False,
+                   "schema": {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]},
                    "description": "ISO 8601 date or date-time: only requests due before it (UTC if no offset)."},
     "sort": {"name": "sort", "in": "query", "required": False,
              "schema": {"type": "string", "enum": ["received_at", "due_at"]},
@@ -291,6 +293,36 @@ OPERATIONS = {
         form={"type": "object", "properties": {"note": {"type": "string", "maxLength": 2000}}}),
 }
 
+# Documentation added to copies of SCHEMAS: facts the app checks after the schema (email-validator, base64
+# decoding), so readers and the fuzzer see them. Only annotation keywords; the rest is SCHEMAS verbatim.
+ANNOTATION_KEYWORDS = ("format", "contentEncoding", "description")
+BODY_ANNOTATIONS = {
+    ("member_put", "email"): {"format": "email"},
+    ("dossier_create", "client_email"): {"format": "email"},
+    ("portal_request", "email"): {"format": "email"},
+    ("consent_withdraw", "email"): {"format": "email"},
+    ("document_create", "content_base64"): {"contentEncoding": "base64",
+                                            "description": "The document, base64-encoded (at most 4 MiB decoded)."},
+    ("execute", "confirm"): {"description": "Must be true."},
+    ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
+}
+
+# The security headers every HTML page (and the export redirect) carries.
+PAGE_HEADERS = {
+    "Referrer-Policy": {"schema": {"type": "string", "const": "no-referrer"}, "required": True},
+    "Content-Security-Policy": {"schema": {"type": "string", "pattern": "default-src 'none'"}, "required": True},
+    "X-Frame-Options": {"schema": {"type": "string", "const": "DENY"}, "required": True},
+}
+
+
+def annotated_schemas(schemas: dict) -> dict:
+    out = copy.deepcopy(schemas)
+    for (name, field), extra in BODY_ANNOTATIONS.items():
+        assert set(extra) <= set(ANNOTATION_KEYWORDS), extra
+        out[name]["properties"][field].update(extra)
+    return out
+
+
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "A member token of the team in the path (12 h)."}}
 
@@ -333,11 +365,14 @@ def _operation(method: str, path: str, route, op: Op, statuses: list[str]) -> di
     for status, schema in op.ok.items():
         if status == 302:
             responses["302"] = {"description": "Redirect to the download.",
-                                "headers": {"Location": {"schema": {"type": "string"}, "required": True}}}
+                                "headers": {"Location": {"schema": {"type": "string"}, "required": True},
+                                            **copy.deepcopy(PAGE_HEADERS)}}
             continue
         responses[str(status)] = {"description": "OK" if status == 200 else
                                   {201: "Created", 202: "Accepted"}.get(status, "Success"),
                                   "content": _json_or_html(None if schema == "Page" else schema, op)}
+        if op.html:
+            responses[str(status)]["headers"] = copy.deepcopy(PAGE_HEADERS)
     for status in op.errors:
         schema = "ExecutionFailure" if status == 503 else "Error"
         text = ERROR_TEXT[status] if op.bearer else LINK_ERROR_TEXT.get(status, ERROR_TEXT[status])
@@ -345,6 +380,8 @@ def _operation(method: str, path: str, route, op: Op, statuses: list[str]) -> di
         if status == 415 and op.html:
             # Chalice itself answers 415 (before the view), as JSON.
             entry["content"] = {"application/json": {"schema": _ref("Error")}}
+        elif op.html:
+            entry["headers"] = copy.deepcopy(PAGE_HEADERS)
         if status == 429:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True,
                                                 "description": "Seconds to wait."}}
@@ -370,7 +407,7 @@ def build(app=None) -> dict:
         route = app.routes[path][method]
         op = OPERATIONS[(method, path)]
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, route, op, statuses)
-    components = {name: copy.deepcopy(schema) for name, schema in schemas.SCHEMAS.items()}
+    components = annotated_schemas(schemas.SCHEMAS)
     components.update(_response_schemas(schemas, statuses))
     return {
         "openapi": "3.1.0",

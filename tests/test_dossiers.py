@@ -229,3 +229,50 @@ def test_dossier_list_continues_with_the_next_cursor(api, team, monkeypatch):
             break
     assert pages >= 3
     assert sorted(seen) == sorted(created)
+
+
+def test_client_email_list_continues_with_the_next_cursor(api, team, monkeypatch):
+    from chalicelib import dossiers
+
+    monkeypatch.setattr(dossiers, "PAGE_SIZE", 2)
+    created = {api.new_dossier(team, "alice@client.example", title=f"F{i}")["dossier_id"] for i in range(5)}
+    api.new_dossier(team, "bob@client.example")
+    seen, cursor = [], None
+    while True:
+        path = f"/teams/{team.id}/dossiers?client_email=alice@client.example" + (f"&next={cursor}" if cursor else "")
+        body = api.get(path, token=team.token).json_body
+        seen.extend(d["dossier_id"] for d in body["items"])
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(created)
+
+
+def test_dossier_list_with_a_well_formed_cursor_of_other_keys_is_400(api, team, monkeypatch):
+    import base64
+    import json
+
+    from chalicelib import dossiers
+
+    other = api.new_team("Other", "admin@other.example")
+    monkeypatch.setattr(dossiers, "PAGE_SIZE", 1)
+    api.new_dossier(team, "alice@client.example")
+    api.new_dossier(team, "alice@client.example")
+    bob_cursor = api.get(f"/teams/{team.id}/dossiers?client_email=bob@client.example", token=team.token)
+    alice_cursor = api.get(f"/teams/{team.id}/dossiers?client_email=alice@client.example",
+                           token=team.token).json_body["next"]
+    assert bob_cursor.status_code == 200 and alice_cursor
+    forged = [base64.urlsafe_b64encode(json.dumps(v).encode()).decode().rstrip("=") for v in (
+        {"foo": {"S": "x"}},
+        {"team_id": {"S": other.id}, "dossier_id": {"S": "d_1"}},
+        {"team_id": {"S": team.id}, "dossier_id": {"S": "d_1"}, "extra": {"S": "x"}},
+    )]
+    for cursor in forged:
+        for query in ("", "client_email=alice@client.example&"):
+            answer = api.get(f"/teams/{team.id}/dossiers?{query}next={cursor}", token=team.token)
+            assert answer.status_code == 400, (cursor, query, answer.body)
+            error_shape(answer)
+    # a cursor of Alice's list doesn't continue Bob's
+    answer = api.get(f"/teams/{team.id}/dossiers?client_email=bob@client.example&next={alice_cursor}",
+                     token=team.token)
+    assert answer.status_code == 400

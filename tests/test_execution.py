@@ -401,3 +401,97 @@ def test_dossiers_list_with_a_bad_cursor_is_400(api, team):
     answer = api.get(f"/teams/{team.id}/dossiers?next=garbage", token=team.token)
     assert answer.status_code == 400
     error_shape(answer)
+
+
+def encode_cursor(value) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_requests_list_with_a_well_formed_cursor_of_other_keys_is_400(api, team):
+    other = api.new_team("Other", "admin@other.example")
+    submit_many(api, team, 2)
+    forged = [
+        {"foo": {"S": "x"}},
+        {"team_id": {"S": team.id}},
+        {"team_id": {"S": other.id}, "request_id": {"S": "r_1"}},
+        {"team_id": {"S": team.id}, "request_id": {"S": "r_1"}, "extra": {"S": "x"}},
+    ]
+    for cursor in forged:
+        for query in ("", "status=awaiting_verification&"):
+            answer = api.get(requests_path(team, f"{query}next={encode_cursor(cursor)}"), token=team.token)
+            assert answer.status_code == 400, (cursor, query, answer.body)
+            error_shape(answer)
+
+
+def test_a_cursor_of_one_status_does_not_continue_another(api, team, monkeypatch):
+    from chalicelib import privacy_requests
+
+    monkeypatch.setattr(privacy_requests, "PAGE_SIZE", 1)
+    submit_many(api, team, 3)
+    cursor = api.get(requests_path(team, "status=awaiting_verification"), token=team.token).json_body["next"]
+    assert cursor
+    assert api.get(requests_path(team, f"status=pending&next={cursor}"), token=team.token).status_code == 400
+
+
+def test_an_erasure_that_failed_halfway_resumes_and_counts_everything(api, team, monkeypatch):
+    from chalicelib import purge
+
+    monkeypatch.setattr(purge, "BATCH", 1)
+    created = [api.new_dossier(team, "alice@client.example", title=f"F{n}") for n in range(3)]
+    for dossier in created:
+        api.add_document(team, dossier["dossier_id"])
+    request_id = api.verified_request(team, "alice@client.example")
+    real, calls = purge._delete_page, []
+
+    def fails_on_second_page(page, progress):
+        calls.append(len(page))
+        if len(calls) == 2:
+            raise purge.PurgeError("throttled")
+        return real(page, progress)
+
+    monkeypatch.setattr(purge, "_delete_page", fails_on_second_page)
+    assert api.execute(team, request_id).status_code == 503
+    failed = api.request_view(team, request_id)
+    assert failed["status"] == "failed"
+    assert failed["progress"]["dossiers_deleted"] == 1
+    monkeypatch.setattr(purge, "_delete_page", real)
+    done = api.execute(team, request_id).json_body
+    assert done["status"] == "completed"
+    assert done["result"] == {"dossiers_deleted": 3, "documents_deleted": 3}
+    assert api.s3_keys(f"teams/{team.id}/") == []
+
+
+def test_erasure_finds_dossiers_with_a_query_and_deletes_in_batches_never_a_scan(api, team, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    for n in range(3):
+        api.new_dossier(team, "alice@client.example", title=f"F{n}")
+    request_id = api.verified_request(team, "alice@client.example")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("erasure must not Scan nor delete items one by one")
+
+    monkeypatch.setattr(Connection, "scan", forbidden)
+    monkeypatch.setattr(Connection, "delete_item", forbidden)
+    answer = api.execute(team, request_id)
+    assert answer.status_code == 200, answer.body
+    assert answer.json_body["result"]["dossiers_deleted"] == 3
+
+
+def test_execution_moves_the_request_through_in_progress_to_completed(api, team):
+    from chalicelib.models import PrivacyRequest
+
+    request_id = api.verified_request(team, "alice@client.example")
+    api.execute(team, request_id)
+    statuses = []
+    for record in api.stream_records():
+        image = record["dynamodb"].get("NewImage")
+        if image and image["request_id"]["S"] == request_id:
+            status = PrivacyRequest.from_raw_data(image).status
+            if not statuses or statuses[-1] != status:
+                statuses.append(status)
+    assert statuses == ["in_progress", "completed"]
+    assert api.request_view(team, request_id)["status"] == "completed"

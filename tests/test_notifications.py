@@ -273,3 +273,26 @@ def test_no_client_notice_before_execution(api, team):
     api.verified_request(team, "alice@client.example")
     api.pump()
     assert deletion_notices(api, "alice@client.example") == []
+
+
+def test_the_requests_table_streams_new_and_old_images(api, aws):
+    from chalicelib import aws as aws_clients
+    from chalicelib.models import PrivacyRequest
+
+    table = aws_clients.client("dynamodb").describe_table(TableName=PrivacyRequest.Meta.table_name)["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["LatestStreamArn"] == aws
+
+
+def test_a_stream_record_of_a_removed_request_sends_nothing(api, team):
+    """A REMOVE record (TTL expiry of an unverified request), produced by moto, is skipped."""
+    from chalicelib.models import PrivacyRequest
+
+    request_id = api.submit(team, "alice@client.example").json_body["request_id"]
+    api.pump()
+    mail_before = len(api.mail())
+    PrivacyRequest.get(team.id, request_id).delete()
+    records = api.stream_records()
+    assert [r["eventName"] for r in records] == ["REMOVE"]
+    api.deliver(records)
+    assert len(api.mail()) == mail_before

@@ -101,14 +101,14 @@ def get_request(team_id, request_id):
 def execute_request(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
-    return json_response(execution.execute(team_id, request_id, who.member_id, body(request)))
+    return json_response(execution.execute(team_id, request_id, who, body(request)))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/extend", methods=["POST"])
 @endpoint
 def extend_request(team_id, request_id):
     request = bp.current_request
-    execution.require_executor(team_id, member(request, team_id).member_id)
+    execution.require_executor(team_id, member(request, team_id))
     return json_response(privacy_requests.extend(team_id, request_id, body(request)))
 
 
@@ -116,7 +116,7 @@ def extend_request(team_id, request_id):
 @endpoint
 def deny_request(team_id, request_id):
     request = bp.current_request
-    execution.require_executor(team_id, member(request, team_id).member_id)
+    execution.require_executor(team_id, member(request, team_id))
     return json_response(privacy_requests.deny(team_id, request_id, body(request)))
 
 
@@ -125,4 +125,4 @@ def deny_request(team_id, request_id):
 def lift_restriction(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
-    return json_response(execution.lift_restriction(team_id, request_id, who.member_id, optional_body(request)))
+    return json_response(execution.lift_restriction(team_id, request_id, who, optional_body(request)))

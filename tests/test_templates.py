@@ -1,0 +1,283 @@
+"""Every email and page renders in every language, with the variables the code passes, and nothing leaks:
+no `None`, no raw code (`consent_withdrawal`), no unescaped user input in HTML. No AWS involved."""
+import os
+import re
+
+import pytest
+
+from chalicelib import templating
+
+LOCALES = ("en", "fr")
+TYPES = ("erasure", "access", "portability", "rectification", "restriction", "objection", "consent_withdrawal")
+STATUSES = ("awaiting_verification", "pending", "in_progress", "completed", "failed", "denied", "cancelled", "expired")
+EVIL = "<script>x</script>"  # in every free text a user or a team controls
+URLS = {
+    "verify_url": "https://desk.example/portal/privacy/verify/tok-verify",
+    "status_url": "https://desk.example/portal/privacy/requests/tok-status",
+    "action_url": "https://desk.example/actions/tok-action",
+    "export_url": "https://desk.example/portal/privacy/exports/tok-export",
+}
+
+# The variables each email expects beyond locale, team_name and request: the contract with notifications.py.
+EXTRAS = {
+    "verify": {"verify_url": URLS["verify_url"], "hours": 48},
+    "verify_withdrawal": {"verify_url": URLS["verify_url"], "hours": 48},
+    "client_receipt": {"status_url": URLS["status_url"]},
+    "officer_new": {"officer_name": f"Dee {EVIL}", "action_url": URLS["action_url"], "matching_dossiers": 3},
+    "officer_reminder": {"officer_name": f"Dee {EVIL}", "action_url": URLS["action_url"], "days_left": 3},
+    "officer_overdue": {"officer_name": f"Dee {EVIL}", "action_url": URLS["action_url"], "days_overdue": 2},
+    "officer_cancelled": {"officer_name": f"Dee {EVIL}"},
+    "officer_consent_withdrawn": {"officer_name": f"Dee {EVIL}", "dossiers_affected": 4},
+    "client_completed_erasure": {},
+    "client_completed_access": {"export_url": URLS["export_url"], "export_days": 7},
+    "client_completed_portability": {"export_url": URLS["export_url"], "export_days": 7},
+    "client_completed_rectification": {},
+    "client_completed_restriction": {},
+    "client_restriction_lifted": {},
+    "client_completed_objection": {},
+    "client_completed_consent_withdrawal": {},
+    "client_extended": {},
+    "client_denied": {"supervisory_authority": f"CNIL {EVIL}"},
+    "client_cancelled": {},
+}
+TYPE_OF = {"verify_withdrawal": "consent_withdrawal", "officer_consent_withdrawn": "consent_withdrawal",
+           "client_restriction_lifted": "restriction", "officer_cancelled": "access"}
+PAGES = {
+    "verified": {},
+    "action": {"matching_dossiers": 2, "executable": True, "needs_note": True},
+    "action_done": {},
+    "error": {"reason": "expired"},
+    "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok"},
+}
+EMAILS = [name for name in templating.email_names() if not name.startswith("_")]  # `_layout` is not an email
+PAGE_NAMES = [name for name in templating.page_names() if not name.startswith("_")]
+
+
+def sample_request(request_type: str = "erasure", status: str = "completed", **changes) -> dict:
+    request = {
+        "request_id": "req-0123", "team_id": "team-1", "type": request_type, "status": status,
+        "email": f"{EVIL}@e.com", "message": f"Please {EVIL} hurry", "locale": "en",
+        "received_at": "2026-01-01T10:00:00Z", "due_at": "2026-03-01T10:00:00Z",
+        "original_due_at": "2026-02-01T10:00:00Z", "extension_months": 1, "extension_reason": f"Many files {EVIL}",
+        "verified_at": "2026-01-01T10:05:00Z", "started_at": "2026-01-20T09:00:00Z",
+        "completed_at": "2026-01-20T09:01:00Z", "executed_by": "dpo",
+        "result": {"dossiers_deleted": 2, "documents_deleted": 5, "dossiers": 2, "documents": 5,
+                   "dossiers_restricted": 2, "dossiers_updated": 2},
+        "progress": {}, "failure_reason": "boom", "note": f"Address fixed {EVIL}",
+        "denial_reason": f"Manifestly unfounded {EVIL}", "overdue": False,
+    }
+    request.update(changes)
+    return request
+
+
+def email_values(name: str, **request_changes) -> dict:
+    request_type = TYPE_OF.get(name) or (
+        name.removeprefix("client_completed_") if name.startswith("client_completed_") else "erasure")
+    return {"team_name": f"Acme {EVIL}", "request": sample_request(request_type, **request_changes), **EXTRAS[name]}
+
+
+def page_values(name: str, **request_changes) -> dict:
+    return {"team_name": f"Acme {EVIL}", "request": sample_request(**request_changes), **PAGES[name]}
+
+
+def glued(text: str) -> list[str]:
+    """Words run together where a template tag ate a line break: "file(s)(reference", "CNIL)et"."""
+    return re.findall(r"\S*\)[\w(]\S*", re.sub(r"<[^>]+>", " ", text))
+
+
+def labels(locale: str):
+    return templating._env().get_template(f"{locale}/_labels.txt").module
+
+
+def test_every_email_has_its_variables_declared_here():
+    assert set(EMAILS) == set(EXTRAS)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", EMAILS)
+def test_email_renders_without_leaks(name, locale):
+    message = templating.render_email(name, locale, **email_values(name))
+    for part in ("subject", "text", "html"):
+        assert message[part].strip(), part
+        assert "None" not in message[part], part
+        assert not re.search(r"\b(consent_withdrawal|awaiting_verification|in_progress)\b", message[part]), part
+    assert "\n" not in message["subject"]
+    for part in ("subject", "text", "html"):
+        assert not glued(message[part]), (part, glued(message[part]))
+    assert "<script" not in message["html"]
+    assert "&lt;script&gt;" in message["html"]
+    assert message["html"].lstrip().startswith("<!doctype html>")
+    assert f'<html lang="{locale}">' in message["html"]
+    if name.startswith("officer_"):
+        assert f"{EVIL}@e.com" in message["text"]
+        assert "&lt;script&gt;x&lt;/script&gt;@e.com" in message["html"]
+    for key, url in URLS.items():
+        if key in EXTRAS[name]:
+            # a link in the text part ends at whitespace, so mail clients (and tests) find it whole
+            assert re.search(re.escape(url) + r"(\s|$)", message["text"]), key
+            assert f'href="{url}"' in message["html"], key
+
+
+@pytest.mark.parametrize("name", EMAILS)
+def test_email_differs_between_languages(name):
+    en = templating.render_email(name, "en", **email_values(name))
+    fr = templating.render_email(name, "fr", **email_values(name))
+    for part in ("subject", "text", "html"):
+        assert en[part] != fr[part], part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("request_type", TYPES)
+def test_generic_emails_read_well_for_every_type(request_type, locale):
+    for name in ("verify", "client_receipt", "officer_new", "officer_reminder", "officer_overdue",
+                 "officer_cancelled", "client_extended", "client_denied", "client_cancelled"):
+        values = {**email_values(name), "request": sample_request(request_type)}
+        message = templating.render_email(name, locale, **values)
+        for part in message.values():
+            assert "_" not in request_type or request_type not in part, (name, part)
+            assert not re.search(r"\ba (erasure|access|objection)\b", part), (name, part)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_type_and_status_has_a_label(locale):
+    module = labels(locale)
+    for request_type in TYPES:
+        for macro in (module.type_label, module.request_label, module.a_request):
+            assert str(macro(request_type)) not in ("", request_type), (macro, request_type)
+    for status in STATUSES:
+        assert str(module.status_label(status)) not in ("", status), status
+    assert str(module.status_label("<b>")) == "&lt;b&gt;"  # an unknown code is still escaped
+
+
+@pytest.mark.parametrize("locale, expected", [("en", "1 January 2026"), ("fr", "1er janvier 2026")])
+def test_dates_read_naturally(locale, expected):
+    assert str(labels(locale).date("2026-01-01T10:00:00Z")) == expected
+    assert str(labels(locale).date(None)) == ""
+
+
+def test_the_english_article_fits_the_type():
+    verify = templating.render_email("verify", "en", **email_values("verify"))
+    assert "an erasure request" in verify["text"]
+    assert "a erasure" not in verify["text"]
+
+
+def _template_files(locale: str) -> set[str]:
+    root = os.path.join(os.path.dirname(templating.__file__), "templates", locale)
+    return {os.path.relpath(os.path.join(folder, f), root) for folder, _, files in os.walk(root) for f in files}
+
+
+def test_every_template_has_a_twin_in_each_language():
+    assert _template_files("en") == _template_files("fr")
+
+
+def test_every_email_has_three_parts():
+    files = _template_files("en")
+    for name in EMAILS:
+        assert {f"email/{name}.subject.txt", f"email/{name}.txt", f"email/{name}.html"} <= files, name
+
+
+def test_every_page_is_tested_here():
+    assert set(PAGE_NAMES) == set(PAGES)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_page_renders_without_leaks(name, locale):
+    html = templating.render(f"pages/{name}.html", locale, **page_values(name))
+    assert html.lstrip().startswith("<!doctype html>")
+    assert f'<html lang="{locale}">' in html
+    assert "None" not in html
+    assert "<script" not in html
+    assert not glued(html), glued(html)
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_page_differs_between_languages(name):
+    values = page_values(name)
+    assert templating.render(f"pages/{name}.html", "en", **values) != templating.render(
+        f"pages/{name}.html", "fr", **values)
+
+
+ERROR_REASONS = ("missing", "invalid", "expired", "used", "revoked", "not_found", "failed", "export_expired")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_error_page_has_its_own_words_for_each_reason(locale):
+    def heading(reason):
+        html = templating.render("pages/error.html", locale, reason=reason)
+        return re.search(r"<h1>(.*)</h1>", html).group(1)
+
+    headings = [heading(reason) for reason in ERROR_REASONS]
+    assert len(set(headings)) == len(ERROR_REASONS)
+    assert heading("something_else") == heading("invalid")
+    assert heading(None) == heading("invalid")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("needs_note", [True, False])
+def test_action_page_asks_for_a_note_only_when_needed(needs_note, locale):
+    html = templating.render("pages/action.html", locale, **{**page_values("action"), "needs_note": needs_note,
+                                                             "request": sample_request("rectification", "pending")})
+    assert ('<textarea id="note" name="note" rows="5" cols="60" required>' in html) is needs_note
+    assert '<form method="post">' in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_action_page_without_execution_has_no_form(locale):
+    html = templating.render("pages/action.html", locale, **{**page_values("action"), "executable": False})
+    assert "<form" not in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("cancel_allowed", [True, False])
+def test_status_page_offers_cancel_only_when_allowed(cancel_allowed, locale):
+    values = {**page_values("request_status", status="pending"), "cancel_allowed": cancel_allowed}
+    html = templating.render("pages/request_status.html", locale, **values)
+    assert (f'<form method="post" action="{values["cancel_url"]}">' in html) is cancel_allowed
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("status", STATUSES)
+def test_status_page_labels_every_status(status, locale):
+    html = templating.render("pages/request_status.html", locale, **page_values("request_status", status=status))
+    assert str(labels(locale).status_label(status)) in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_verified_page_reads_well_for_a_withdrawal_of_consent(locale):
+    html = templating.render("pages/verified.html", locale,
+                             **page_values("verified", type="consent_withdrawal", status="pending"))
+    assert "consent_withdrawal" not in html
+    assert ("consent" if locale == "en" else "consentement") in html
+
+
+def test_french_elides_de_before_a_vowel():
+    module = labels("fr")
+    assert [str(module.de(name)) for name in ("Acme", "Éole", "Martin", "", None)] == [
+        "d'", "d'", "de ", "de ", "de "]
+    subject = templating.render_email("verify", "fr", **{**email_values("verify"), "team_name": "Acme"})["subject"]
+    assert subject.endswith("auprès d'Acme")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("status", ["pending", "completed"])
+def test_verified_page_for_a_withdrawal_says_whether_it_is_recorded(status, locale):
+    html = templating.render("pages/verified.html", locale, **page_values(
+        "verified", type="consent_withdrawal", status=status, result={"dossiers_updated": 3}))
+    assert ("3 client file(s)" in html or "3 dossier(s)" in html) is (status == "completed")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", EMAILS)
+def test_email_reads_well_without_optional_values(name, locale):
+    values = email_values(name, message=None, note=None, extension_reason=None, denial_reason=None,
+                          extension_months=0, original_due_at="2026-03-01T10:00:00Z")
+    if name == "client_denied":
+        values["supervisory_authority"] = None
+    message = templating.render_email(name, locale, **values)
+    for part in ("subject", "text", "html"):
+        assert "None" not in message[part], part
+        assert not glued(message[part]), part
+    if name == "client_denied":
+        generic = {"en": "your data protection supervisory authority", "fr": "en France, la CNIL"}[locale]
+        assert generic in message["text"] and generic in message["html"]
