@@ -9,7 +9,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, dossiers, exports, purge, schemas, teams
+from . import clock, dossiers, exports, notifications, purge, schemas, teams
 from . import privacy_requests as pr
 from .db import condition_failed
 from .errors import BadRequest, Conflict, DomainError, Forbidden, Unprocessable
@@ -145,7 +145,7 @@ RUNNERS = {
 
 def after_verification(item) -> dict | None:
     """A verified consent withdrawal takes effect at once; other requests wait for the officer."""
-    if item.type == pr.CONSENT_WITHDRAWAL and item.status == pr.PENDING:
+    if item.type == pr.CONSENT_WITHDRAWAL and item.status in pr.EXECUTABLE:  # failed: the link retries it
         try:
             return run(item, "client", {"confirm": True})
         except Conflict:
@@ -161,7 +161,13 @@ def lift_restriction(team_id: str, request_id: str, actor, body) -> dict:
         raise Conflict("only a completed restriction request can be lifted")
     if item.lifted_at:
         raise Conflict("this restriction was already lifted")
-    # Unmark first (idempotent), then record the lift: a crash in between is finished by lifting again.
+    # Art. 18(3): the client is told *before* the restriction is lifted. If the email can't go, nothing is
+    # lifted. Then unmark (idempotent) and record the lift: a crash in between is finished by lifting again.
+    try:
+        notifications.deliver(notifications.Event("client_restriction_lifted", item))
+    except Exception as exc:  # noqa: BLE001 — any mail failure means: don't lift yet
+        log.exception("could not tell the client before lifting %s", item.request_id)
+        raise ExecutionFailed("the client could not be told of the lift, so nothing was lifted; try again") from exc
     count = dossiers.set_restricted(team_id, item.email, False)
     try:
         item.update(actions=[PrivacyRequest.lifted_at.set(clock.iso(clock.now()))],

@@ -91,8 +91,6 @@ def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
     extended = int(new.extension_months or 0)
     if old is not None and extended > int(old.extension_months or 0):
         events.append(Event("client_extended", new, str(extended)))
-    if new.lifted_at and (old is None or not old.lifted_at):
-        events.append(Event("client_restriction_lifted", new))
     return events
 
 
@@ -133,8 +131,8 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
         return current.status == pr.CANCELLED
     if name == "client_extended":
         return int(current.extension_months or 0) >= int(event.serial)
-    if name == "client_restriction_lifted":
-        return bool(current.lifted_at)
+    if name == "client_restriction_lifted":  # sent by execution.lift_restriction before it lifts
+        return current.type == "restriction" and current.status == pr.COMPLETED
     return True
 
 

@@ -47,9 +47,9 @@ def render_email(name: str, locale: str, **values) -> dict:
 
 def email_names() -> list[str]:
     folder = os.path.join(_ROOT, DEFAULT_LOCALE, "email")
-    return sorted({f.split(".")[0] for f in os.listdir(folder)})
+    return sorted({f.split(".")[0] for f in os.listdir(folder) if not f.startswith("_")})
 
 
 def page_names() -> list[str]:
     folder = os.path.join(_ROOT, DEFAULT_LOCALE, "pages")
-    return sorted(f[: -len(".html")] for f in os.listdir(folder) if f.endswith(".html"))
+    return sorted(f[: -len(".html")] for f in os.listdir(folder) if f.endswith(".html") and not f.startswith("_"))

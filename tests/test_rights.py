@@ -260,3 +260,26 @@ def test_team_locale_french_sends_french_emails_and_a_request_locale_overrides_i
     english = api.mail_to("bob@client.example")[-1]
     assert french["subject"] != english["subject"]
     assert "Confirm" in english["subject"]
+
+
+def test_client_is_told_before_a_restriction_is_lifted_and_nothing_lifts_if_the_email_fails(api, team,
+                                                                                          monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib import mailer
+
+    dossier = api.new_dossier(team, "alice@client.example")
+    request_id = api.verified_request(team, "alice@client.example", "restriction")
+    execute(api, team, request_id)
+    real_send = mailer.send
+    monkeypatch.setattr(mailer, "send", lambda *a, **k: (_ for _ in ()).throw(
+        ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendRawEmail")))
+    refused = api.post(f"/teams/{team.id}/privacy/requests/{request_id}/lift-restriction", token=team.token)
+    assert refused.status_code == 503
+    path = f"/teams/{team.id}/dossiers/{dossier['dossier_id']}"
+    assert api.get(path, token=team.token).json_body["restricted"] is True
+    monkeypatch.setattr(mailer, "send", real_send)
+    assert api.post(f"/teams/{team.id}/privacy/requests/{request_id}/lift-restriction",
+                    token=team.token).status_code == 200
+    assert "about to be lifted" in api.mail_to("alice@client.example")[-1]["text"]
+    assert api.get(path, token=team.token).json_body["restricted"] is False
