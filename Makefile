@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit package-check bench fuzz install clean
+.PHONY: run test unit package-check bench fuzz fuzz-short mutate install clean
 
 install: $(STAMP)
 
@@ -19,6 +19,7 @@ run: install
 test: install
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory package-check
+	$(MAKE) --no-print-directory fuzz-short
 
 unit: install
 	$(PY) -m pytest -q
@@ -30,8 +31,19 @@ package-check: install
 	$(VENV)/bin/cfn-lint out/sam.json
 	@echo "package-check: out/sam.json passes cfn-lint"
 
+# schemathesis against `make run`'s stack, held to openapi.yaml (FUZZ_CASES cases, default 1000; FUZZ_SEED).
+fuzz: install
+	$(PY) -m devtools.fuzz
+
+fuzz-short: install
+	$(PY) -m devtools.fuzz --short
+
 bench: install
 	$(PY) -m devtools.bench
+
+# Break each safety rule on purpose and check that a test notices (issue 4: "mutate it once to see").
+mutate: install
+	$(PY) -m devtools.mutations
 
 clean:
 	rm -rf out .pytest_cache

@@ -39,6 +39,8 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
         settings, officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:
             raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
+        if item.type == "rectification" and not (note or "").strip():
+            return 400, _render(settings, item)  # the page asks for the note the client will receive
         done = execution.run(item, officer, {"confirm": True, "note": note})
     except DomainError as exc:
         return exc.status, error_page(exc, None)

@@ -31,7 +31,7 @@ def parse(raw: str | bytes) -> dict:
     html = parsed.get_body(("html",))
     return {
         "to": [a.strip() for a in str(parsed["To"]).split(",")],
-        "subject": str(parsed["Subject"]),
+        "subject": " ".join(str(parsed["Subject"]).split()),  # long subjects come back folded
         "text": text.get_content() if text else "",
         "html": html.get_content() if html else "",
     }

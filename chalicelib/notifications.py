@@ -122,7 +122,7 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
     if name in ("verify", "verify_withdrawal"):
         return pr.effective_status(current) == pr.AWAITING and int(current.verification_sends) >= int(event.serial)
     if name in ("officer_new", "client_receipt"):
-        return current.status in pr.OPEN - {pr.AWAITING} or current.status == pr.COMPLETED
+        return current.status in pr.OPEN - {pr.AWAITING}  # once it is handled, "a new request" is old news
     if name.startswith("client_completed") or name == "officer_consent_withdrawn":
         return current.status == pr.COMPLETED
     if name == "client_denied":

@@ -227,11 +227,12 @@ def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue
     if due_before is not None:
         try:
             limit_date = clock.parse(due_before)
-        except ValueError:
+            if limit_date.tzinfo is None:
+                limit_date = limit_date.replace(tzinfo=clock.UTC)
+            limit_iso = clock.iso(limit_date)  # OverflowError near year 1 or 9999 (e.g. 0001-01-01T00:00+01:00)
+        except (ValueError, OverflowError):
             raise BadRequest("due_before must be an ISO 8601 date", field="due_before") from None
-        if limit_date.tzinfo is None:
-            limit_date = limit_date.replace(tzinfo=clock.UTC)
-        condition = _and(condition, PrivacyRequest.due_at < clock.iso(limit_date))
+        condition = _and(condition, PrivacyRequest.due_at < limit_iso)
     if sort == "due_at":
         if status is not None:
             condition = _and(condition, PrivacyRequest.status == status)
@@ -350,7 +351,7 @@ def extend(team_id: str, request_id: str, body) -> dict:
         raise Conflict("an extension must be decided before the original due date "
                        f"({original[:10]}); it has passed")
     already = int(item.extension_months or 0)
-    total = already + data["months"]
+    total = already + int(data["months"])  # the schema's enum [1, 2] also admits 1.0 and 2.0 (JSON Schema equality)
     if total > MAX_EXTENSION_MONTHS:
         raise Conflict(f"at most {MAX_EXTENSION_MONTHS} extra months in all; {already} already granted")
     new_due = clock.iso(clock.due_date(clock.parse(item.received_at), total))

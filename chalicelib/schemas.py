@@ -78,7 +78,8 @@ SCHEMAS = {
         "properties": {
             "filename": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\x00-\\x1f]+$"},
             "content_base64": {"type": "string", "minLength": 0, "maxLength": 5_600_000},
-            "content_type": {"type": "string", "maxLength": 200},
+            # Sent to S3 as a header: printable ASCII only (a newline or non-ASCII made botocore raise, a 500).
+            "content_type": {"type": "string", "maxLength": 200, "pattern": "^([\\x21-\\x7e][\\x20-\\x7e]*)?$"},
         },
     },
     "portal_request": {

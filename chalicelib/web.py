@@ -8,6 +8,7 @@ import binascii
 import functools
 import json
 import logging
+import math
 
 from chalice import Response
 
@@ -77,9 +78,14 @@ def body(request, limit: int = JSON_LIMIT):
     except UnicodeDecodeError:
         raise BadRequest("the body is not valid UTF-8", field="body") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
+    where = _lone_surrogate(value, "body")
+    if where:
+        # "\ud800" is valid JSON but no text: DynamoDB's client can't encode it (a 500, or a misread write error).
+        raise BadRequest(f"{where} contains an unpaired UTF-16 surrogate escape", field=where)
+    return value
 
 
 def optional_body(request, limit: int = JSON_LIMIT):
@@ -115,6 +121,35 @@ def redirect(location: str) -> Response:
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _lone_surrogate(value, path: str) -> str | None:
+    """The path of the first string (or key) in a parsed JSON value that isn't encodable text, if any.
+
+    Iterative: json.loads nests almost as deep as the recursion limit allows, a recursive walk could overflow."""
+    pending = [(value, path)]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                inner = f"{path}.{key.encode('utf-8', 'backslashreplace').decode('utf-8')}"
+                pending += [(item, inner), (key, inner)]
+        elif isinstance(value, list):
+            pending += [(item, f"{path}[{index}]") for index, item in reversed(list(enumerate(value)))]
+    return None
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 parses to inf, which would be stored and answered back as `Infinity` (not JSON).
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
 
 
 def source_ip(request) -> str | None:

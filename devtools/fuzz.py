@@ -13,7 +13,8 @@
 
     FUZZ_CASES=5000 make fuzz       # more cases
     FUZZ_SEED=123 make fuzz         # replay a run's generation
-    make fuzz-short                 # ~150 cases, fuzzing phase only (what `make test` runs)
+    make fuzz-short                 # ~150 cases (FUZZ_SHORT_CASES), fuzzing phase only (what `make test` runs)
+    FUZZ_SPEC=/tmp/x.yaml make fuzz # another spec (e.g. a deliberately wrong one, to see the checks bite)
 
 Exit status: 0 when no check failed, 1 otherwise.
 
@@ -39,12 +40,14 @@ import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SPEC = ROOT / "openapi.yaml"
+SPEC = pathlib.Path(os.environ.get("FUZZ_SPEC") or ROOT / "openapi.yaml").resolve()
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,response_headers_conformance"
 # `chalice local` runs on http.server, which answers 501 to methods it has no handler for (TRACE, QUERY); API
 # Gateway answers those itself. Schemathesis's coverage phase still sends every other unexpected method.
 UNEXPECTED_METHODS = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"]
 SHORT_CASES = 150
+EDGE_DATES = ["0001-01-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31",
+              "2026-02-29", "2024-02-29T24:00:00Z"]
 
 
 def _register_hooks() -> None:
@@ -55,7 +58,8 @@ def _register_hooks() -> None:
         return response.content.decode("utf-8")
 
 
-if os.environ.get("SCHEMATHESIS_HOOKS") == __name__:
+HOOKS_MODULE = "devtools.fuzz"
+if __name__ == HOOKS_MODULE and os.environ.get("SCHEMATHESIS_HOOKS") == HOOKS_MODULE:
     _register_hooks()
 
 
@@ -258,12 +262,14 @@ def write_config(path: pathlib.Path, base_url: str, token: str, seeds: dict[str,
     for name, values in seeds.items():
         if values:
             lines += [f"[dictionaries.{name}]", f"values = {_toml(values)}", ""]
+    # Dates at the calendar's edges, where converting an offset to UTC overflows (a 500 the fuzzer once found).
+    lines += ["[dictionaries.edge_dates]", f"values = {_toml(EDGE_DATES)}", ""]
     bindings = {"path.team_id": ("team", 0.9), "path.dossier_id": ("dossiers", 0.7),
                 "path.request_id": ("requests", 0.7), "path.member_id": ("members", 0.5),
-                "query.token": ("status_tokens", 0.7)}
+                "query.token": ("status_tokens", 0.7), "query.due_before": ("edge_dates", 0.3)}
     lines.append("[parameters]")
     for key, (name, probability) in bindings.items():
-        if seeds.get(name):
+        if seeds.get(name) or name == "edge_dates":
             lines.append(f"{_toml(key)} = {{ dictionary = {_toml(name)}, probability = {probability} }}")
     lines.append("")
     for route, name in (("/portal/privacy/verify/{token}", "verify_tokens"), ("/actions/{token}", "action_tokens"),
@@ -282,7 +288,7 @@ def run_schemathesis(config: pathlib.Path, workdir: pathlib.Path, round_no: int,
                str(SPEC), "--checks", CHECKS, "--max-examples", str(max_examples), "--phases", phases,
                "--seed", str(seed), "--workers", "1", "--report", "json", "--report-json-path", str(report),
                "--no-color", "--generation-database", "none", "--max-failures", "50"]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS=__name__, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, SCHEMATHESIS_HOOKS=HOOKS_MODULE, PYTHONPATH=str(ROOT))
     done = subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     if not report.exists():
@@ -292,7 +298,8 @@ def run_schemathesis(config: pathlib.Path, workdir: pathlib.Path, round_no: int,
 
 def main(argv: list[str]) -> int:
     short = "--short" in argv
-    target = int(os.environ.get("FUZZ_CASES") or (SHORT_CASES if short else 1000))
+    target = int((os.environ.get("FUZZ_SHORT_CASES") or SHORT_CASES) if short else
+                 (os.environ.get("FUZZ_CASES") or 1000))
     seed_value = int(os.environ.get("FUZZ_SEED") or random.randrange(1, 2**31))
     import yaml
 

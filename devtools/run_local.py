@@ -41,37 +41,6 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not answer within {seconds}s")
 
 
-def keep_streams_across_failed_transactions() -> None:
-    """Work around moto 5.2: a cancelled TransactWriteItems restores each table it touched from a deep copy, and
-    the copy carries a *new* stream shard. Every shard iterator already handed out (the stream worker's) keeps
-    reading the old shard, which got the cancelled writes' phantom records and never gets another one: after the
-    first refused transaction on the requests table (a duplicate portal submission, a lost race), no email is
-    sent again. Real DynamoDB writes nothing and streams nothing for a cancelled transaction; so do we: put the
-    original shard back on the restored table, minus the records the cancelled transaction added."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    original = DynamoDBBackend.transact_write_items
-    if getattr(original, "keeps_streams", False):
-        return
-
-    def transact_write_items(self, transact_items):
-        before = {name: (table, table.stream_shard, len(table.stream_shard.items))
-                  for name, table in self.tables.items() if table.stream_shard is not None}
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for name, (table, shard, count) in before.items():
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table:
-                    del shard.items[count:]
-                    shard.table = restored
-                    restored.stream_shard = shard
-            raise
-
-    transact_write_items.keeps_streams = True
-    DynamoDBBackend.transact_write_items = transact_write_items
-
-
 def main() -> None:
     api_port = int(os.environ.get("API_PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5555"))
@@ -85,6 +54,9 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log would drown the API's
+
+    sys.path.insert(0, str(ROOT))
+    from devtools.stack import keep_streams_across_failed_transactions
 
     keep_streams_across_failed_transactions()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)

@@ -27,9 +27,10 @@ from tests.support import Api  # noqa: E402
 
 @pytest.fixture
 def aws():
-    with mock_aws():
-        from devtools import stack
+    from devtools import stack
 
+    stack.keep_streams_across_failed_transactions()
+    with mock_aws():
         yield stack.provision()
 
 

@@ -204,3 +204,15 @@ def test_removed_member_token_stops_working_at_once(api, team):
     assert api.get(f"/teams/{team.id}/privacy/settings", token=token).status_code == 200
     assert api.delete(f"/teams/{team.id}/members/temp", token=team.token).status_code == 200
     assert api.get(f"/teams/{team.id}/privacy/settings", token=token).status_code == 401
+
+
+def test_an_admin_officer_link_dies_when_another_member_becomes_officer(api, team):
+    api.add_member(team, "dpo2", "dpo2@team.example")
+    api.patch(f"/teams/{team.id}/privacy/settings", {"privacy_officer_id": team.admin_id}, token=team.token)
+    api.new_dossier(team, "alice@client.example")
+    api.verified_request(team, "alice@client.example")
+    link = api.last_link_to(team.admin_email, "/actions/")
+    api.patch(f"/teams/{team.id}/privacy/settings", {"privacy_officer_id": "dpo2"}, token=team.token)
+    answer = api.post(link, raw=b"", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 403
+    assert len(api.get(f"/teams/{team.id}/dossiers", token=team.token).json_body["items"]) == 1

@@ -131,12 +131,11 @@ def test_redelivered_and_out_of_order_records_change_nothing(api, team):
     api.submit(team, "alice@client.example")
     first = api.pump()
     api.get(api.last_link_to("alice@client.example", "/portal/privacy/verify/"))
-    verified = api.stream_records()
+    verified = api.pump()
     request_id = api.get(f"/teams/{team.id}/privacy/requests", token=team.token).json_body["items"][0]["request_id"]
     execute(api, team, request_id)
-    completed = api.stream_records()
-    api.deliver(completed)
-    api.deliver(verified)  # late: the request is already completed
+    completed = api.pump()
+    api.deliver(verified)  # redelivered late: the request is already completed
     api.deliver(first)
     api.deliver(completed)
     assert len(api.mail_to(team.admin_email)) == 1  # the officer's email, once
@@ -180,3 +179,51 @@ class _Raw:
 
 def test_s3_clients_use_standard_retry_mode():
     assert aws.s3().meta.config.retries["mode"] == "standard"
+
+
+class LambdaKilled(BaseException):
+    """A Lambda timeout or crash: no `except Exception` runs, nothing gets to record a failure."""
+
+
+def test_purge_killed_mid_way_keeps_its_progress_and_is_resumable_once_stale(api, team, monkeypatch):
+    import datetime as dt
+
+    from chalicelib import clock
+
+    monkeypatch.setattr(purge, "BATCH", 2)
+    for n in range(5):
+        api.new_dossier(team, "alice@client.example", title=f"file {n}")
+    request_id = api.verified_request(team, "alice@client.example")
+    real_delete = purge._delete_page
+    calls = {"n": 0}
+
+    def killed_on_second_page(page, progress):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise LambdaKilled()
+        return real_delete(page, progress)
+
+    monkeypatch.setattr(purge, "_delete_page", killed_on_second_page)
+    with pytest.raises(LambdaKilled):
+        execute(api, team, request_id)
+    state = api.get(f"/teams/{team.id}/privacy/requests/{request_id}", token=team.token).json_body
+    assert state["status"] == "in_progress"
+    assert state["progress"] == {"dossiers_deleted": 2, "documents_deleted": 0}
+    assert execute(api, team, request_id).status_code == 409  # still looks alive
+    later = clock.now() + dt.timedelta(minutes=16)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    done = execute(api, team, request_id)
+    assert done.status_code == 200, done.body
+    assert done.json_body["result"]["dossiers_deleted"] == 5
+
+
+def test_a_pending_record_that_arrives_after_the_request_was_handled_emails_nobody(api, team):
+    api.new_dossier(team, "alice@client.example")
+    request_id = api.submit(team, "alice@client.example").json_body["request_id"]
+    api.pump()
+    api.get(api.last_link_to("alice@client.example", "/portal/privacy/verify/"))
+    assert execute(api, team, request_id).status_code == 200  # executed from the account before any stream lag cleared
+    api.pump()
+    assert api.mail_to(team.admin_email) == []
+    subjects = [m["subject"] for m in api.mail_to("alice@client.example")]
+    assert len(subjects) == 2  # the verification, then the deletion notice — no stale receipt

@@ -1,0 +1,56 @@
+"""Stage configuration: the local-only routes exist only locally; deployed stages are least-privilege."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+
+def routes_of(stage: str) -> set[str]:
+    env = dict(os.environ)
+    env.update(CONFIG["environment_variables"])
+    env.update(CONFIG["stages"][stage]["environment_variables"])
+    env.setdefault("REQUESTS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x")
+    code = "import app, json; print(json.dumps(sorted(app.app.routes)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_outbox_route_exists_in_the_local_stage():
+    assert "/_dev/outbox" in routes_of("local")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_no_dev_route_exists_in_deployed_stages(stage):
+    assert not [r for r in routes_of(stage) if r.startswith("/_dev")]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_deployed_stages_use_hand_written_policies_scoped_to_their_own_tables(stage):
+    assert CONFIG["autogen_policy"] is False
+    policy = json.loads((ROOT / ".chalice" / CONFIG["stages"][stage]["iam_policy_file"]).read_text())
+    resources = [r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str)
+                                                          else s["Resource"])]
+    for resource in resources:
+        if resource.startswith("arn:aws:dynamodb") or resource.startswith("arn:aws:s3"):
+            assert f"privacy-desk-{stage}-" in resource, resource
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert not [a for a in actions if a.endswith(":*") or a == "*"]
+    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+            "dynamodb:ListStreams"} <= actions
+    assert "dynamodb:Scan" not in actions  # erasure finds dossiers by Query on the index, never a Scan
+
+
+def test_every_stage_sets_the_variables_the_code_reads():
+    needed = {"MEMBERS_TABLE", "SETTINGS_TABLE", "DOSSIERS_TABLE", "REQUESTS_TABLE", "MARKERS_TABLE",
+              "DOCUMENTS_BUCKET", "SENDER_EMAIL", "PUBLIC_BASE_URL", "TOKEN_SECRET"}
+    for stage, settings in CONFIG["stages"].items():
+        if stage == "local":  # `make run` supplies the stream ARN and the API's URL (its port may change)
+            assert needed - {"PUBLIC_BASE_URL"} <= set(settings["environment_variables"])
+        else:
+            assert needed | {"REQUESTS_STREAM_ARN"} <= set(settings["environment_variables"]), stage
