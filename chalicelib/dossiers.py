@@ -102,6 +102,8 @@ def _objection_for(team_id: str, client_email: str) -> dict | None:
 
 
 def get_dossier_item(team_id: str, dossier_id: str) -> Dossier:
+    if not ids.plausible(dossier_id):
+        raise NotFound("dossier does not exist")
     try:
         return Dossier.get(team_id, dossier_id)
     except DoesNotExist:

@@ -21,3 +21,12 @@ def new_id(prefix: str = "") -> str:
 def keyed_hash(text: str, key: str) -> str:
     """A stable pseudonym for logs and keys: the same input maps to the same value, but it can't be reversed."""
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+MAX_ID_LENGTH = 200
+
+
+def plausible(value: str | None) -> bool:
+    """Ids come from URLs: anything empty or huge can't exist (and real DynamoDB rejects keys over 1 KiB with a
+    ValidationException, which would otherwise surface as a 500)."""
+    return bool(value) and len(value.encode()) <= MAX_ID_LENGTH

@@ -82,6 +82,8 @@ def is_overdue(r: PrivacyRequest) -> bool:
 
 
 def get_item(team_id: str, request_id: str, consistent: bool = False) -> PrivacyRequest:
+    if not (ids.plausible(team_id) and ids.plausible(request_id)):
+        raise NotFound("privacy request does not exist")
     try:
         item = PrivacyRequest.get(team_id, request_id, consistent_read=consistent)
     except DoesNotExist:

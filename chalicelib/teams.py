@@ -34,6 +34,8 @@ def create_team(team_name: str, admin_email: str, admin_name: str) -> tuple[str,
 
 
 def require_team(team_id: str) -> TeamSettings:
+    if not ids.plausible(team_id):
+        raise NotFound("team does not exist")
     try:
         return TeamSettings.get(team_id)
     except DoesNotExist:
@@ -41,6 +43,8 @@ def require_team(team_id: str) -> TeamSettings:
 
 
 def get_member(team_id: str, member_id: str) -> Member | None:
+    if not (ids.plausible(team_id) and ids.plausible(member_id)):
+        return None
     try:
         return Member.get(team_id, member_id)
     except DoesNotExist:
@@ -53,8 +57,8 @@ def list_admins(team_id: str) -> list[Member]:
 
 def upsert_member(team_id: str, member_id: str, body) -> tuple[dict, bool]:
     data = schemas.validate("member_put", body)
-    if not member_id or len(member_id) > 100:
-        raise NotFound("member_id is not valid")
+    if not ids.plausible(member_id) or len(member_id) > 100:
+        raise NotFound("member_id must be 1 to 100 characters")
     address = emails.normalise(data["email"])
     stamp = clock.iso(clock.now())
     existing = get_member(team_id, member_id)

@@ -15,6 +15,7 @@
     FUZZ_SEED=123 make fuzz         # replay a run's generation
     make fuzz-short                 # ~150 cases (FUZZ_SHORT_CASES), fuzzing phase only (what `make test` runs)
     FUZZ_SPEC=/tmp/x.yaml make fuzz # another spec (e.g. a deliberately wrong one, to see the checks bite)
+    FUZZ_KEEP=1 make fuzz           # keep the reports, config and stack log (always kept when a check fails)
 
 Exit status: 0 when no check failed, 1 otherwise.
 
@@ -337,10 +338,10 @@ def main(argv: list[str]) -> int:
     finally:
         stack.stop()
     status = summarize(reports, outputs, total, operations, time.time() - started, stack)
-    if status == 0:
+    if status == 0 and not os.environ.get("FUZZ_KEEP"):
         shutil.rmtree(workdir, ignore_errors=True)
     else:
-        print(f"fuzz: reports, config and the stack's log are kept in {workdir}")
+        print(f"fuzz: reports, config and the stack's log are in {workdir}")
     return status
 
 
