@@ -31,6 +31,11 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
     return [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
 
 
+def cancelled_by_condition(exc: TransactWriteError) -> bool:
+    """True when a condition refused the transaction; anything else (throttling, validation) must propagate."""
+    return "ConditionalCheckFailed" in cancellation_codes(exc)
+
+
 def transaction_conflict(exc: TransactWriteError) -> bool:
     return "TransactionConflict" in cancellation_codes(exc)
 

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import aws, clock, config, emails, ids, schemas
-from .db import check_cursor, condition_failed, connection
+from .db import cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import Dossier, DocumentRef, Marker, TeamSettings
 from .settings import consent_text_hash
@@ -88,7 +88,9 @@ def create_dossier(team_id: str, body, caller: dict) -> dict:
         with TransactWrite(connection=connection()) as tx:
             tx.condition_check(TeamSettings, team_id, condition=TeamSettings.consent_version == consent["version"])
             tx.save(dossier, condition=Dossier.dossier_id.does_not_exist())
-    except TransactWriteError:
+    except TransactWriteError as exc:
+        if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
+            raise
         raise Conflict("the team's consent wording changed while saving; reload and try again") from None
     return view(dossier)
 

@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import clock, config, emails, ids, ratelimit, schemas, tokens
-from .db import check_cursor, condition_failed, connection
+from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import Marker, PrivacyRequest
 from .teams import require_team
@@ -129,8 +129,12 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
             # A lock left by an abandoned, expired request doesn't block a new one.
             tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
             tx.save(request, condition=PrivacyRequest.request_id.does_not_exist())
-    except TransactWriteError:
-        return _duplicate(team_id, request.lock_key)
+    except TransactWriteError as exc:
+        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            return _duplicate(team_id, request.lock_key)
+        if transaction_conflict(exc):
+            raise Conflict("a request for this email is being recorded; try again") from None
+        raise
     return {"request_id": request.request_id, "status": AWAITING}
 
 
@@ -199,7 +203,9 @@ def verify(token: str) -> PrivacyRequest:
             # The lock now lives as long as the request is open.
             tx.update(Marker(item.lock_key), actions=[Marker.expires_at.remove()],
                       condition=Marker.value == item.request_id)
-    except TransactWriteError:
+    except TransactWriteError as exc:
+        if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
+            raise
         current = get_item(item.team_id, item.request_id, consistent=True)
         if current.status == AWAITING:
             raise Conflict("the request could not be verified; open the link again") from None
@@ -305,7 +311,9 @@ def close(item: PrivacyRequest, status: str, from_statuses: set[str], **fields) 
         with TransactWrite(connection=connection()) as tx:
             tx.update(item, actions=actions, condition=PrivacyRequest.status.is_in(*from_statuses))
             tx.delete(Marker(item.lock_key), condition=Marker.pk.does_not_exist() | (Marker.value == item.request_id))
-    except TransactWriteError:
+    except TransactWriteError as exc:
+        if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
+            raise
         current = get_item(item.team_id, item.request_id, consistent=True)
         raise Conflict(f"request {item.request_id} is {effective_status(current)}",
                        status=effective_status(current)) from None

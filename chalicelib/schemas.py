@@ -1,6 +1,6 @@
 """One JSON schema per request body, compiled by fastjsonschema (pure Python, light at cold start).
 
-The same schemas are written into openapi.yaml (scripts/openapi.py), so the spec and the checks can't drift.
+The same schemas are written into openapi.yaml (devtools/openapi.py), so the spec and the checks can't drift.
 A rejection names the field: `fastjsonschema` reports paths such as `data.fields`, shown as `body.fields`.
 """
 import functools
@@ -79,7 +79,7 @@ SCHEMAS = {
             "filename": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\x00-\\x1f]+$"},
             "content_base64": {"type": "string", "minLength": 0, "maxLength": 5_600_000},
             # Sent to S3 as a header: printable ASCII only (a newline or non-ASCII made botocore raise, a 500).
-            "content_type": {"type": "string", "maxLength": 200, "pattern": "^([\\x21-\\x7e][\\x20-\\x7e]*)?$"},
+            "content_type": {"type": "string", "maxLength": 200, "pattern": "^[\\x20-\\x7e]*$"},
         },
     },
     "portal_request": {

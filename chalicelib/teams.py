@@ -3,7 +3,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from . import clock, emails, ids, schemas
-from .db import connection, condition_failed, transaction_conflict
+from .db import cancelled_by_condition, condition_failed, connection, transaction_conflict
 from .errors import Conflict, NotFound
 from .models import Member, TeamSettings
 
@@ -75,6 +75,8 @@ def upsert_member(team_id: str, member_id: str, body) -> tuple[dict, bool]:
     except TransactWriteError as exc:
         if transaction_conflict(exc):
             raise Conflict("the team changed while saving the member; try again") from None
+        if not cancelled_by_condition(exc):
+            raise
         raise NotFound(f"team {team_id} does not exist") from None
     return member_view(member), existing is None
 

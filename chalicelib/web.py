@@ -10,7 +10,9 @@ import json
 import logging
 import math
 
+from botocore.exceptions import ClientError
 from chalice import Response
+from pynamodb.exceptions import PynamoDBException
 
 from . import teams, tokens
 from .errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
@@ -53,8 +55,29 @@ def endpoint(view):
             return view(*args, **kwargs)
         except DomainError as exc:
             return error_response(exc)
+        except (ClientError, PynamoDBException) as exc:
+            # Still throttled after botocore's retries: nothing was written (every write is one conditional
+            # call or transaction), so tell the caller to come back rather than answering an opaque 500.
+            if _aws_code(exc) not in THROTTLING:
+                raise
+            log.warning("AWS still throttling after retries: %s", _aws_code(exc))
+            return Response(body={"Code": "ServiceUnavailable", "Message": "the service is busy; try again"},
+                            status_code=503, headers={"Content-Type": "application/json", "Retry-After": "2"})
 
     return wrapper
+
+
+THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+              "Throttling", "SlowDown", "TransactionInProgressException"}
+
+
+def _aws_code(exc) -> str | None:
+    if isinstance(exc, PynamoDBException):
+        if exc.cause_response_code:
+            return exc.cause_response_code
+        cause = getattr(exc, "cause", None)
+        return _aws_code(cause) if isinstance(cause, (ClientError, PynamoDBException)) else None
+    return exc.response.get("Error", {}).get("Code")
 
 
 def json_response(body, status: int = 200) -> Response:

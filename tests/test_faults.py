@@ -1,8 +1,5 @@
 """Faults injected on purpose: nothing lost, nothing done twice."""
-import threading
-
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, mailer, purge
@@ -104,28 +101,6 @@ def test_a_second_execution_while_one_runs_is_refused_and_only_one_purge_happens
     assert first.json_body["result"]["dossiers_deleted"] == 1
 
 
-def test_concurrent_executions_from_two_threads_run_one_purge(api, team, monkeypatch):
-    api.new_dossier(team, "alice@client.example")
-    request_id = api.verified_request(team, "alice@client.example")
-    runs = []
-    real_erase = purge.erase_client
-    monkeypatch.setattr(purge, "erase_client", lambda *a, **k: runs.append(1) or real_erase(*a, **k))
-    barrier = threading.Barrier(2)
-    answers = []
-
-    def click():
-        barrier.wait()
-        answers.append(execute(api, team, request_id).status_code)
-
-    threads = [threading.Thread(target=click) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(answers) == [200, 409]
-    assert len(runs) == 1
-
-
 def test_redelivered_and_out_of_order_records_change_nothing(api, team):
     api.new_dossier(team, "alice@client.example")
     api.submit(team, "alice@client.example")
@@ -142,39 +117,35 @@ def test_redelivered_and_out_of_order_records_change_nothing(api, team):
     assert len(api.mail_to("alice@client.example")) == 3  # verification, receipt, notice: once each
 
 
-def test_dynamodb_throttling_is_retried_and_no_request_is_lost(api, team):
-    from chalicelib import db
+def throttle_transactions(monkeypatch, times: int) -> dict:
+    """Make DynamoDB (moto) refuse the next `times` TransactWriteItems with ThrottlingException, before it
+    writes anything — as real DynamoDB does — so botocore's retry mode is what has to save the day."""
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
 
-    client = db.connection().client  # the connection transactions (a portal submission) go through
-    throttled = {"left": 2}
+    left = {"n": times, "refused": 0}
+    real = DynamoHandler.transact_write_items
 
-    def throttle(request, **kwargs):
-        if throttled["left"] and request.headers.get("X-Amz-Target", b"").endswith(b"TransactWriteItems"):
-            throttled["left"] -= 1
-            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}'
-            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
-        return None
+    def throttled(self):
+        if left["n"]:
+            left["n"] -= 1
+            left["refused"] += 1
+            raise DynamodbException("ThrottlingException", "Rate of requests exceeds the allowed throughput.")
+        return real(self)
 
-    client.meta.events.register_first("before-send.dynamodb", throttle)
-    try:
-        answer = api.submit(team, "alice@client.example")
-    finally:
-        client.meta.events.unregister("before-send.dynamodb", throttle)
-    assert throttled["left"] == 0
+    monkeypatch.setattr(DynamoHandler, "transact_write_items", throttled)
+    return left
+
+
+def test_dynamodb_throttling_is_retried_and_no_request_is_lost(api, team, monkeypatch):
+    throttled = throttle_transactions(monkeypatch, 2)
+    answer = api.submit(team, "alice@client.example")
+    assert throttled["refused"] == 2
     assert answer.status_code == 202
     listed = api.get(f"/teams/{team.id}/privacy/requests?status=awaiting_verification", token=team.token)
     assert [r["request_id"] for r in listed.json_body["items"]] == [answer.json_body["request_id"]]
-
-
-class _Raw:
-    def __init__(self, body):
-        self._body = body
-
-    def stream(self, **kwargs):
-        yield self._body
-
-    def read(self, *args, **kwargs):
-        return self._body
+    api.pump()
+    assert len(api.mail_to("alice@client.example")) == 1
 
 
 def test_s3_clients_use_standard_retry_mode():
@@ -227,3 +198,12 @@ def test_a_pending_record_that_arrives_after_the_request_was_handled_emails_nobo
     assert api.mail_to(team.admin_email) == []
     subjects = [m["subject"] for m in api.mail_to("alice@client.example")]
     assert len(subjects) == 2  # the verification, then the deletion notice — no stale receipt
+
+
+def test_throttling_that_outlasts_the_retries_answers_503_and_writes_nothing(api, team, monkeypatch):
+    throttled = throttle_transactions(monkeypatch, 1000)
+    answer = api.submit(team, "alice@client.example")
+    assert throttled["refused"] > 1  # botocore retried before giving up
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    monkeypatch.undo()
+    assert api.get(f"/teams/{team.id}/privacy/requests", token=team.token).json_body["items"] == []

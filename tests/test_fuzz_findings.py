@@ -50,8 +50,10 @@ def test_an_extension_of_1_0_months_is_one_month(api, team):
     assert answer.json_body["extension_months"] == 1
 
 
-@pytest.mark.parametrize("content_type", ["W\n", "text/plain\r\nX-Amz-Meta-A: b", "tëxt/plain", " text/plain"])
-def test_a_document_content_type_that_cant_be_a_header_is_400_not_500(api, team, content_type):
+@pytest.mark.parametrize("content_type", ["W\n", "text/plain\r\nX-Amz-Meta-A: b", "tëxt/plain"])
+def test_a_document_content_type_that_cant_be_a_header_is_400(api, team, content_type):
+    """It becomes S3's Content-Type header: a newline made botocore raise (a 500, found by the fuzzer); non-ASCII
+    isn't a header value either (RFC 9110), so only printable ASCII is taken."""
     dossier = api.new_dossier(team, "a@client.example")
     answer = api.post(f"/teams/{team.id}/dossiers/{dossier['dossier_id']}/documents",
                       {"filename": "a.pdf", "content_base64": "", "content_type": content_type}, token=team.token)
