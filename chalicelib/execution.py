@@ -79,7 +79,9 @@ class Erasure(Runner):
     @staticmethod
     def run(item, data, progress):
         purge.erase_client(item.team_id, item.email, progress, lambda p: pr.record_progress(item, p))
-        return {"dossiers_deleted": progress["dossiers_deleted"], "documents_deleted": progress["documents_deleted"]}
+        exports_deleted = exports.erase_client_exports(item.team_id, item.email)
+        return {"dossiers_deleted": progress["dossiers_deleted"], "documents_deleted": progress["documents_deleted"],
+                "exports_deleted": exports_deleted}
 
 
 class Export(Runner):

@@ -99,7 +99,25 @@ def download_url(token: str) -> str:
     item = get_item(claims["team"], claims["req"])
     if not item.result or item.type not in ("access", "portability"):
         raise NotFound("this export does not exist")
+    if item.export_erased_at:
+        raise tokens.TokenError("the client's data was erased since this export was made", "export_expired")
     return aws.s3().generate_presigned_url(
         "get_object", ExpiresIn=PRESIGNED_SECONDS,
         Params={"Bucket": config.get("DOCUMENTS_BUCKET"), "Key": export_key(item.team_id, item.request_id),
                 "ResponseContentDisposition": f'attachment; filename="privacy-export-{item.request_id}.zip"'})
+
+
+def erase_client_exports(team_id: str, email: str) -> int:
+    """Erasure covers copies too: delete the client's earlier exports and stop their links from working."""
+    from .models import PrivacyRequest
+
+    erased = 0
+    for request in PrivacyRequest.by_requester.query(f"{team_id}#{email}"):
+        if request.team_id != team_id or request.type not in ("access", "portability") or not request.result:
+            continue
+        if request.export_erased_at:
+            continue
+        aws.s3().delete_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=export_key(team_id, request.request_id))
+        request.update(actions=[PrivacyRequest.export_erased_at.set(clock.iso(clock.now()))])
+        erased += 1
+    return erased

@@ -134,6 +134,17 @@ class TeamDueIndex(GlobalSecondaryIndex):
     due_at = UnicodeAttribute(range_key=True)
 
 
+class RequesterIndex(GlobalSecondaryIndex):
+    """A client's requests in a team (team_id#email): erasure finds the client's earlier exports with it."""
+
+    class Meta:
+        index_name = "by_requester"
+        projection = AllProjection()
+
+    team_email = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+
+
 class PrivacyRequest(Model):
     class Meta(_Meta):
         table_name = config.get("REQUESTS_TABLE")
@@ -145,6 +156,7 @@ class PrivacyRequest(Model):
     type = UnicodeAttribute()
     status = UnicodeAttribute()
     email = UnicodeAttribute()
+    team_email = UnicodeAttribute(null=True)
     message = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
@@ -169,12 +181,14 @@ class PrivacyRequest(Model):
     open_due = UnicodeAttribute(null=True)
     lifted_at = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
+    export_erased_at = UnicodeAttribute(null=True)
     # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
     expires_at = TTLAttribute(null=True)
 
     by_status = StatusIndex()
     by_due = DueIndex()
     by_team_due = TeamDueIndex()
+    by_requester = RequesterIndex()
 
 
 class Marker(Model):

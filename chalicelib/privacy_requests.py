@@ -119,7 +119,8 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
     received = clock.now()
     request = PrivacyRequest(
         team_id, ids.new_id("r_"), team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
-        email=address, message=message, locale=locale, received_at=clock.iso(received),
+        email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
+        received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
         lock_key=lock_key(team_id, request_type, address), expires_at=received + UNVERIFIED_LIFETIME)
     lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,

@@ -245,7 +245,7 @@ def prep_erasure(api, size):
     def check(answer):
         _status(answer, 200)
         result = answer.json_body["result"]
-        assert result == {"dossiers_deleted": size, "documents_deleted": size}, result
+        assert result == {"dossiers_deleted": size, "documents_deleted": size, "exports_deleted": 0}, result
         remaining = s3_keys(f"teams/{team.id}/")
         assert len(remaining) == len(other) and all(any(d in k for d in other) for k in remaining), remaining
 

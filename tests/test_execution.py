@@ -71,10 +71,10 @@ def test_execute_with_confirm_completes_the_request_with_its_result(api, team):
     assert answer.status_code == 200, answer.body
     assert answer.json_body["request_id"] == request_id
     assert answer.json_body["status"] == "completed"
-    assert answer.json_body["result"] == {"dossiers_deleted": 1, "documents_deleted": 1}
+    assert answer.json_body["result"] == {"dossiers_deleted": 1, "documents_deleted": 1, "exports_deleted": 0}
     stored = api.request_view(team, request_id)
     assert stored["status"] == "completed"
-    assert stored["result"] == {"dossiers_deleted": 1, "documents_deleted": 1}
+    assert stored["result"] == {"dossiers_deleted": 1, "documents_deleted": 1, "exports_deleted": 0}
     assert stored["completed_at"]
     assert stored["executed_by"] == team.admin_id
 
@@ -219,14 +219,14 @@ def test_erasure_result_counts_dossiers_and_documents(api, team):
             api.add_document(team, dossier["dossier_id"])
     request_id = api.verified_request(team, "alice@client.example")
     result = api.execute(team, request_id).json_body["result"]
-    assert result == {"dossiers_deleted": 3, "documents_deleted": 3}
+    assert result == {"dossiers_deleted": 3, "documents_deleted": 3, "exports_deleted": 0}
 
 
 def test_erasure_of_a_client_without_dossiers_completes_with_zero_counts(api, team):
     request_id = api.verified_request(team, "nobody@client.example")
     answer = api.execute(team, request_id)
     assert answer.status_code == 200
-    assert answer.json_body["result"] == {"dossiers_deleted": 0, "documents_deleted": 0}
+    assert answer.json_body["result"] == {"dossiers_deleted": 0, "documents_deleted": 0, "exports_deleted": 0}
 
 
 def test_erasure_deletes_more_dossiers_than_one_batch(api, team):
@@ -264,7 +264,7 @@ def test_a_failed_erasure_records_the_reason_and_executing_again_finishes(api, t
     done = api.execute(team, request_id)
     assert done.status_code == 200, done.body
     assert done.json_body["status"] == "completed"
-    assert done.json_body["result"] == {"dossiers_deleted": 1, "documents_deleted": 1}
+    assert done.json_body["result"] == {"dossiers_deleted": 1, "documents_deleted": 1, "exports_deleted": 0}
     assert not dossier_exists(api, team, first["dossier_id"])
 
 
@@ -460,7 +460,7 @@ def test_an_erasure_that_failed_halfway_resumes_and_counts_everything(api, team,
     monkeypatch.setattr(purge, "_delete_page", real)
     done = api.execute(team, request_id).json_body
     assert done["status"] == "completed"
-    assert done["result"] == {"dossiers_deleted": 3, "documents_deleted": 3}
+    assert done["result"] == {"dossiers_deleted": 3, "documents_deleted": 3, "exports_deleted": 0}
     assert api.s3_keys(f"teams/{team.id}/") == []
 
 

@@ -78,7 +78,7 @@ def test_purge_crash_after_some_pages_leaves_a_failed_request_that_finishes_on_r
 
     done = execute(api, team, request_id)
     assert done.status_code == 200
-    assert done.json_body["result"] == {"dossiers_deleted": 5, "documents_deleted": 5}
+    assert done.json_body["result"] == {"dossiers_deleted": 5, "documents_deleted": 5, "exports_deleted": 0}
     api.pump()
     api.pump()
     assert len([m for m in api.mail_to("alice@client.example") if "deleted" in m["subject"]]) == 1

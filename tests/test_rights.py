@@ -283,3 +283,20 @@ def test_client_is_told_before_a_restriction_is_lifted_and_nothing_lifts_if_the_
                     token=team.token).status_code == 200
     assert "about to be lifted" in api.mail_to("alice@client.example")[-1]["text"]
     assert api.get(path, token=team.token).json_body["restricted"] is False
+
+
+def test_erasure_also_deletes_the_clients_earlier_export_and_kills_its_link(api, team):
+    dossier = api.new_dossier(team, "alice@client.example")
+    api.add_document(team, dossier["dossier_id"], b"payslip")
+    access = api.verified_request(team, "alice@client.example", "access")
+    execute(api, team, access)
+    api.pump()
+    link = api.last_link_to("alice@client.example", "/portal/privacy/exports/")
+    assert api.get(link).status_code == 302
+    erasure = api.verified_request(team, "alice@client.example", "erasure")
+    done = execute(api, team, erasure)
+    assert done.json_body["result"]["exports_deleted"] == 1
+    answer = api.get(link)
+    assert answer.status_code == 410 and "text/html" in answer.headers["Content-Type"]
+    keys = boto3.client("s3").list_objects_v2(Bucket="privacy-desk-local-documents").get("Contents", [])
+    assert keys == []

@@ -54,3 +54,14 @@ def test_every_stage_sets_the_variables_the_code_reads():
             assert needed - {"PUBLIC_BASE_URL"} <= set(settings["environment_variables"])
         else:
             assert needed | {"REQUESTS_STREAM_ARN"} <= set(settings["environment_variables"]), stage
+
+
+def test_readme_deployment_section_names_every_index_the_models_query():
+    from chalicelib.models import ALL_MODELS
+
+    readme = (ROOT / "README.md").read_text()
+    deploying = readme[readme.index("## Deploying"):]
+    for model in ALL_MODELS:
+        assert model.Meta.table_name.replace("-local-", "-dev-") in deploying
+        for index in model._indexes.values():
+            assert f'"IndexName": "{index.Meta.index_name}"' in deploying, index.Meta.index_name

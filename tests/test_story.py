@@ -30,7 +30,7 @@ def test_erasure_story_from_settings_to_client_notice(api, team):
     request_id = submitted.json_body["request_id"]
     final = api.get(f"/teams/{team.id}/privacy/requests/{request_id}", token=officer_token).json_body
     assert final["status"] == "completed"
-    assert final["result"] == {"dossiers_deleted": 1, "documents_deleted": 1}
+    assert final["result"] == {"dossiers_deleted": 1, "documents_deleted": 1, "exports_deleted": 0}
     notices = [m for m in api.mail_to("alice@client.example") if "deleted" in m["subject"]]
     assert len(notices) == 1
     assert api.get(f"/teams/{team.id}/dossiers/{kept['dossier_id']}", token=team.token).status_code == 200
