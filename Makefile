@@ -17,6 +17,7 @@ run: install
 	$(PY) -u -m devtools.run_local
 
 test: install
+	$(VENV)/bin/ruff check app.py chalicelib devtools tests
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory fuzz-short

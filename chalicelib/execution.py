@@ -57,7 +57,7 @@ def run(item, actor_id: str, data: dict) -> dict:
         log.exception("execution of %s failed", item.request_id)
         pr.fail(item, f"{type(exc).__name__}: {exc}", progress)
         raise ExecutionFailed(f"the execution failed and was recorded; execute again to resume ({exc})",
-                              request=pr.view(pr.get_item(item.team_id, item.request_id, consistent=True)))
+                              request=pr.view(pr.get_item(item.team_id, item.request_id, consistent=True))) from exc
     done = pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, result=result, progress=progress,
                     **runner.closing_fields(data))
     return pr.view(done)

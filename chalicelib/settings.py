@@ -1,12 +1,12 @@
 """A team's privacy settings (seed §3): consent capture, policy links, the portal banner, the officer."""
 import hashlib
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from . import clock, schemas
-from .db import connection, condition_failed, transaction_conflict
-from .errors import Conflict, NotFound, Unprocessable
+from .db import connection, transaction_conflict
+from .errors import Conflict, Unprocessable
 from .models import Member, TeamSettings
 from .teams import require_team
 

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from chalicelib import clock, config, tokens
+from chalicelib.notifications import BatchFailed
 
 
 def shift_time(monkeypatch, delta):
@@ -183,7 +184,7 @@ def test_logs_never_show_tokens_or_client_emails(api, team, caplog, monkeypatch)
     monkeypatch.setattr(mailer, "send", lambda *a, **k: (_ for _ in ()).throw(
         ClientError({"Error": {"Code": "Throttling", "Message": "to alice@client.example"}}, "SendRawEmail")))
     api.get(link)
-    with pytest.raises(Exception):
+    with pytest.raises(BatchFailed):
         api.pump()
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "stream record" in text  # the failure was logged...

@@ -3,6 +3,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, mailer, purge
+from chalicelib.notifications import BatchFailed
 
 
 def execute(api, team, request_id):
@@ -21,7 +22,7 @@ def test_ses_outage_fails_the_batch_then_the_officer_gets_exactly_one_email(api,
                           "SendRawEmail")
 
     monkeypatch.setattr(mailer, "send", outage)
-    with pytest.raises(Exception):
+    with pytest.raises(BatchFailed):
         api.deliver(records)
     assert api.mail_to(team.admin_email) == []
     monkeypatch.setattr(mailer, "send", real_send)
@@ -43,7 +44,7 @@ def test_one_failing_record_does_not_stop_the_others_in_its_batch(api, team, mon
         return real_send(to, *args, **kwargs)
 
     monkeypatch.setattr(mailer, "send", refuse_alice)
-    with pytest.raises(Exception):
+    with pytest.raises(BatchFailed):
         api.deliver(records)
     assert len(api.mail_to("bob@client.example")) == 1
     monkeypatch.setattr(mailer, "send", real_send)
