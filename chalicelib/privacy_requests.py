@@ -189,6 +189,8 @@ def verify(token: str) -> PrivacyRequest:
     """The client opened the link: the request is theirs, and now reaches the officer."""
     claims = tokens.read(token, tokens.VERIFY)
     item = get_item(claims["team"], claims["req"], consistent=True)
+    if item.status in (CANCELLED, DENIED):
+        raise Conflict(f"request {item.request_id} was {item.status}")
     if item.status != AWAITING:
         return item  # opened twice: already verified, nothing to do
     stamp = clock.now()
@@ -304,8 +306,8 @@ def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
 def close(item: PrivacyRequest, status: str, from_statuses: set[str], **fields) -> PrivacyRequest:
     """Move an open request to a final status and release its lock, in one transaction."""
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
-               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove(),
-               PrivacyRequest.expires_at.remove()]
+               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove()]
+    # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))
     try:

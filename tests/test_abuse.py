@@ -217,3 +217,29 @@ def test_an_admin_officer_link_dies_when_another_member_becomes_officer(api, tea
     answer = api.post(link, raw=b"", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 403
     assert len(api.get(f"/teams/{team.id}/dossiers", token=team.token).json_body["items"]) == 1
+
+
+def test_a_request_cancelled_before_verification_still_expires_with_its_personal_data(api, team):
+    from chalicelib import privacy_requests
+    from chalicelib.models import PrivacyRequest
+
+    request_id = api.submit(team, "alice@client.example").json_body["request_id"]
+    token = privacy_requests.status_token(PrivacyRequest.get(team.id, request_id))
+    assert api.post(f"/portal/privacy/requests/{request_id}/cancel?token={token}", {}).status_code == 200
+    item = PrivacyRequest.get(team.id, request_id)
+    assert item.status == "cancelled" and item.expires_at is not None
+
+
+def test_verification_link_of_a_cancelled_request_verifies_nothing(api, team):
+    from chalicelib import privacy_requests
+    from chalicelib.models import PrivacyRequest
+
+    request_id = api.submit(team, "alice@client.example").json_body["request_id"]
+    api.pump()
+    link = api.last_link_to("alice@client.example", "/portal/privacy/verify/")
+    token = privacy_requests.status_token(PrivacyRequest.get(team.id, request_id))
+    api.post(f"/portal/privacy/requests/{request_id}/cancel?token={token}", {})
+    answer = api.get(link)
+    assert answer.status_code == 409 and answer.headers["Content-Type"].startswith("text/html")
+    api.pump()
+    assert api.mail_to(team.admin_email) == []
