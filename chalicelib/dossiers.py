@@ -66,6 +66,11 @@ def create_dossier(team_id: str, body, caller: dict) -> dict:
         if not accepted:
             raise Unprocessable("this team captures consent: consent.accepted must be true",
                                 field="body.consent.accepted")
+        shown = data.get("consent", {}).get("version")
+        if shown is not None and shown != int(settings.consent_version or 0):
+            raise Conflict(f"the client accepted consent version {shown}, but version "
+                           f"{int(settings.consent_version or 0)} is current: show them the new wording",
+                           field="body.consent.version")
         consent = {
             "accepted": True,
             "version": int(settings.consent_version or 0),

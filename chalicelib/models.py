@@ -52,6 +52,8 @@ class TeamSettings(Model):
     consent_capture_enabled = BooleanAttribute(null=True)
     consent_text = UnicodeAttribute(null=True)
     consent_version = NumberAttribute(default=0)
+    # Every wording the team ever asked clients to accept, so a consent record's hash can be shown as text.
+    consent_versions = JSONAttribute(null=True)
     policy_links_enabled = BooleanAttribute(null=True)
     privacy_policy_url = UnicodeAttribute(null=True)
     terms_of_service_url = UnicodeAttribute(null=True)

@@ -58,7 +58,8 @@ SCHEMAS = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["accepted"],
-                "properties": {"accepted": {"type": "boolean"}},
+                # version: the wording the client was shown (from the portal); refused if it is no longer current
+                "properties": {"accepted": {"type": "boolean"}, "version": {"type": "integer", "minimum": 0}},
             },
         },
     },

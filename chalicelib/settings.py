@@ -54,7 +54,12 @@ def update_settings(team_id: str, body) -> dict:
     # Only a real change of wording bumps the version; the condition makes two racing edits bump twice.
     condition = TeamSettings.team_id.exists()
     if "consent_text" in changes and changes["consent_text"] != current.consent_text:
-        actions.append(TeamSettings.consent_version.add(1))
+        version = int(current.consent_version or 0) + 1
+        history = list(current.consent_versions or []) + [{
+            "version": version, "text": changes["consent_text"],
+            "text_sha256": consent_text_hash(changes["consent_text"]), "effective_from": clock.iso(clock.now())}]
+        actions += [TeamSettings.consent_version.add(1), TeamSettings.consent_versions.set(history)]
+        # The text condition makes two racing edits bump (and record) one version each, never the same one.
         condition &= _same_text(current.consent_text)
     officer = changes.get("privacy_officer_id")
     try:
@@ -77,3 +82,9 @@ def _same_text(text: str | None):
     if text is None:
         return TeamSettings.consent_text.does_not_exist()
     return TeamSettings.consent_text == text
+
+
+def consent_versions(team_id: str) -> dict:
+    """Art. 7(1) proof: every consent wording with its version and hash, newest first."""
+    history = require_team(team_id).consent_versions or []
+    return {"items": sorted(history, key=lambda v: v["version"], reverse=True), "next_key": None}

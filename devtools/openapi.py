@@ -114,6 +114,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "created_at": STR, "updated_at": NSTR, "restricted": BOOL, "objection": NOBJ,
         }),
         "DossierList": _list("Dossier"),
+        "ConsentVersion": _object({"version": INT, "text": NSTR, "text_sha256": NSTR, "effective_from": STR}),
+        "ConsentVersionList": _list("ConsentVersion"),
         "PrivacyRequest": _object({
             "request_id": STR, "team_id": STR, "type": {"type": "string", "enum": request_types},
             "status": {"type": "string", "enum": statuses}, "email": STR, "message": NSTR, "locale": NSTR,
@@ -229,6 +231,9 @@ OPERATIONS = {
         "The team's privacy settings", {200: "Settings"}, ADMIN, bearer=True),
     ("PATCH", "/teams/{team_id}/privacy/settings"): Op(
         "Change privacy settings (admin)", {200: "Settings"}, WRITE + (422,), body="settings_patch", bearer=True),
+    ("GET", "/teams/{team_id}/privacy/consent/versions"): Op(
+        "Every consent wording the team used, newest first (proof of what clients accepted)",
+        {200: "ConsentVersionList"}, ADMIN, bearer=True),
     ("POST", "/teams/{team_id}/dossiers"): Op(
         "Create a client dossier (with the client's consent when the team captures it)", {201: "Dossier"},
         WRITE + (422,), body="dossier_create", bearer=True),

@@ -12,6 +12,7 @@ ROUTES = [
     ("PUT", "/teams/{team}/members/newbie", {"email": "n@team.example", "name": "N", "role": "admin"}),
     ("DELETE", "/teams/{team}/members/{member}", None),
     ("GET", "/teams/{team}/privacy/settings", None),
+    ("GET", "/teams/{team}/privacy/consent/versions", None),
     ("PATCH", "/teams/{team}/privacy/settings", {"consent_capture_enabled": True}),
     ("POST", "/teams/{team}/dossiers", {"client_email": "c@client.example", "title": "t"}),
     ("GET", "/teams/{team}/dossiers", None),

@@ -276,3 +276,29 @@ def test_dossier_list_with_a_well_formed_cursor_of_other_keys_is_400(api, team, 
     answer = api.get(f"/teams/{team.id}/dossiers?client_email=bob@client.example&next={alice_cursor}",
                      token=team.token)
     assert answer.status_code == 400
+
+
+def test_every_consent_wording_is_kept_with_its_version_and_hash(api, team):
+    import hashlib
+
+    for text in ("First wording.", "Second wording."):
+        api.patch(f"/teams/{team.id}/privacy/settings", {"consent_capture_enabled": True, "consent_text": text},
+                  token=team.token)
+    versions = api.get(f"/teams/{team.id}/privacy/consent/versions", token=team.token).json_body
+    assert [(v["version"], v["text"]) for v in versions["items"]] == [(2, "Second wording."), (1, "First wording.")]
+    dossier = api.new_dossier(team, "alice@client.example", consent={"accepted": True})
+    assert dossier["consent"]["text_sha256"] == hashlib.sha256(b"Second wording.").hexdigest()
+    assert versions["items"][0]["text_sha256"] == dossier["consent"]["text_sha256"]
+
+
+def test_consent_accepted_on_an_outdated_wording_is_refused(api, team):
+    api.patch(f"/teams/{team.id}/privacy/settings", {"consent_capture_enabled": True, "consent_text": "v1"},
+              token=team.token)
+    api.patch(f"/teams/{team.id}/privacy/settings", {"consent_text": "v2"}, token=team.token)
+    answer = api.post(f"/teams/{team.id}/dossiers", {"client_email": "a@client.example", "title": "t",
+                                                     "consent": {"accepted": True, "version": 1}}, token=team.token)
+    assert answer.status_code == 409
+    assert api.get(f"/teams/{team.id}/dossiers", token=team.token).json_body["items"] == []
+    ok = api.post(f"/teams/{team.id}/dossiers", {"client_email": "a@client.example", "title": "t",
+                                                 "consent": {"accepted": True, "version": 2}}, token=team.token)
+    assert ok.status_code == 201 and ok.json_body["consent"]["version"] == 2

@@ -39,6 +39,13 @@ def patch_settings(team_id):
     return json_response(settings.update_settings(team_id, body(request)))
 
 
+@bp.route("/teams/{team_id}/privacy/consent/versions", methods=["GET"])
+@endpoint
+def consent_versions(team_id):
+    member(bp.current_request, team_id)
+    return json_response(page_out(settings.consent_versions(team_id)))
+
+
 @bp.route("/teams/{team_id}/dossiers", methods=["POST"])
 @endpoint
 def create_dossier(team_id):
