@@ -184,6 +184,8 @@ class PrivacyRequest(Model):
     lifted_at = UnicodeAttribute(null=True)
     cancelled_by = UnicodeAttribute(null=True)
     export_erased_at = UnicodeAttribute(null=True)
+    # Accountability (Art. 5(2)): what happened to the request, when and by whom — appended, never rewritten.
+    history = ListAttribute(null=True)
     # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
     expires_at = TTLAttribute(null=True)
 

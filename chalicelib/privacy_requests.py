@@ -38,6 +38,16 @@ OPEN_DUE = "open"
 MAX_EXTENSION_MONTHS = 2
 
 
+def event(name: str, by: str | None = None, **details) -> dict:
+    """One entry of a request's history."""
+    return {"at": clock.iso(clock.now()), "event": name, "by": by, **details}
+
+
+def record(name: str, by: str | None = None, **details):
+    """The update action that appends an entry to the history."""
+    return PrivacyRequest.history.set(PrivacyRequest.history.append([event(name, by, **details)]))
+
+
 def lock_key(team_id: str, request_type: str, email: str) -> str:
     return f"open#{team_id}#{request_type}#{email}"
 
@@ -67,6 +77,7 @@ def view(r: PrivacyRequest) -> dict:
         "denial_reason": r.denial_reason,
         "lifted_at": r.lifted_at,
         "overdue": is_overdue(r),
+        "history": list(r.history or []),
     }
 
 
@@ -122,7 +133,8 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
         email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
         received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
-        lock_key=lock_key(team_id, request_type, address), expires_at=received + UNVERIFIED_LIFETIME)
+        lock_key=lock_key(team_id, request_type, address), expires_at=received + UNVERIFIED_LIFETIME,
+        history=[event("received", "client")])
     lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
                   expires_at=request.expires_at)
     try:
@@ -168,7 +180,7 @@ def resend_verification(team_id: str, request_id: str) -> dict:
 
 def _bump_verification(item: PrivacyRequest) -> None:
     try:
-        item.update(actions=[PrivacyRequest.verification_sends.add(1)],
+        item.update(actions=[PrivacyRequest.verification_sends.add(1), record("verification_resent", "client")],
                     condition=(PrivacyRequest.status == AWAITING)
                     & (PrivacyRequest.verification_sends < MAX_VERIFICATION_SENDS))
     except UpdateError as exc:
@@ -202,6 +214,7 @@ def verify(token: str) -> PrivacyRequest:
                 PrivacyRequest.verified_at.set(clock.iso(stamp)),
                 PrivacyRequest.expires_at.remove(),
                 PrivacyRequest.open_due.set(OPEN_DUE),
+                record("verified", "client"),
             ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.expires_at > stamp))
             # The lock now lives as long as the request is open.
             tx.update(Marker(item.lock_key), actions=[Marker.expires_at.remove()],
@@ -280,6 +293,7 @@ def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
             PrivacyRequest.started_at.set(clock.iso(now)),
             PrivacyRequest.executed_by.set(actor),
             PrivacyRequest.failure_reason.remove(),
+            record("execution_started", actor),
         ], condition=PrivacyRequest.status.is_in(*EXECUTABLE)
             | ((PrivacyRequest.status == IN_PROGRESS) & (PrivacyRequest.started_at < stale)))
     except UpdateError as exc:
@@ -297,16 +311,18 @@ def record_progress(item: PrivacyRequest, progress: dict) -> None:
 
 def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
     actions = [PrivacyRequest.status.set(FAILED), PrivacyRequest.team_status.set(f"{item.team_id}#{FAILED}"),
-               PrivacyRequest.failure_reason.set(reason[:1000])]
+               PrivacyRequest.failure_reason.set(reason[:1000]), record("execution_failed", item.executed_by)]
     if progress is not None:
         actions.append(PrivacyRequest.progress.set(progress))
     item.update(actions=actions, condition=PrivacyRequest.status == IN_PROGRESS)
 
 
-def close(item: PrivacyRequest, status: str, from_statuses: set[str], **fields) -> PrivacyRequest:
+def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | None = None,
+          **fields) -> PrivacyRequest:
     """Move an open request to a final status and release its lock, in one transaction."""
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
-               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove()]
+               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove(),
+               record(status, by or item.executed_by)]
     # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))
@@ -353,7 +369,7 @@ def base_url() -> str:
 
 # --- the clock: extend, deny, cancel (Art. 12) -----------------------------------------------------------------
 
-def extend(team_id: str, request_id: str, body) -> dict:
+def extend(team_id: str, request_id: str, body, by: str | None = None) -> dict:
     """Art. 12(3): up to two further months, decided and explained before the first month runs out."""
     data = schemas.validate("extend", body)
     require_team(team_id)
@@ -374,6 +390,7 @@ def extend(team_id: str, request_id: str, body) -> dict:
             PrivacyRequest.original_due_at.set(original),
             PrivacyRequest.due_at.set(new_due),
             PrivacyRequest.extension_reason.set(data["reason"]),
+            record("extended", by, months=int(data["months"]), due_at=new_due),
         ], condition=PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED)
             & (PrivacyRequest.extension_months == already))
     except UpdateError as exc:
@@ -385,12 +402,12 @@ def extend(team_id: str, request_id: str, body) -> dict:
     return view(item)
 
 
-def deny(team_id: str, request_id: str, body) -> dict:
+def deny(team_id: str, request_id: str, body, by: str | None = None) -> dict:
     """Art. 12(4): refuse with reasons; the client's email tells them they may complain and go to court."""
     data = schemas.validate("deny", body)
     require_team(team_id)
     item = get_item(team_id, request_id, consistent=True)
-    return view(close(item, DENIED, {PENDING, FAILED}, denial_reason=data["reason"]))
+    return view(close(item, DENIED, {PENDING, FAILED}, by=by, denial_reason=data["reason"]))
 
 
 def cancel(token: str, request_id: str) -> dict:
@@ -399,7 +416,7 @@ def cancel(token: str, request_id: str) -> dict:
     if claims.get("req") != request_id:
         raise tokens.TokenError("this link belongs to another request", "invalid")
     item = get_item(claims["team"], request_id, consistent=True)
-    return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, cancelled_by="client"))
+    return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, by="client", cancelled_by="client"))
 
 
 def status_for_client(token: str, request_id: str) -> tuple[dict, bool]:

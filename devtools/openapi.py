@@ -123,6 +123,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
             "executed_by": NSTR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
             "denial_reason": NSTR, "lifted_at": NSTR, "overdue": BOOL,
+            "history": {"type": "array", "items": {
+                "type": "object", "required": ["at", "event", "by"],
+                "properties": {"at": STR, "event": STR, "by": NSTR}}},
         }),
         "LiftedRestriction": {
             "allOf": [{"$ref": "#/components/schemas/PrivacyRequest"}],

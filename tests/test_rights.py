@@ -300,3 +300,14 @@ def test_erasure_also_deletes_the_clients_earlier_export_and_kills_its_link(api,
     assert answer.status_code == 410 and "text/html" in answer.headers["Content-Type"]
     keys = boto3.client("s3").list_objects_v2(Bucket="privacy-desk-local-documents").get("Contents", [])
     assert keys == []
+
+
+def test_a_request_keeps_a_history_of_who_did_what_and_when(api, team):
+    request_id = api.verified_request(team, "alice@client.example", "access")
+    api.post(f"/teams/{team.id}/privacy/requests/{request_id}/extend", {"months": 1, "reason": "busy"},
+             token=team.token)
+    done = execute(api, team, request_id).json_body
+    assert [(h["event"], h["by"]) for h in done["history"]] == [
+        ("received", "client"), ("verified", "client"), ("extended", team.admin_id),
+        ("execution_started", team.admin_id), ("completed", team.admin_id)]
+    assert done["history"][2]["months"] == 1

@@ -115,16 +115,18 @@ def execute_request(team_id, request_id):
 @endpoint
 def extend_request(team_id, request_id):
     request = bp.current_request
-    execution.require_executor(team_id, member(request, team_id))
-    return json_response(privacy_requests.extend(team_id, request_id, body(request)))
+    who = member(request, team_id)
+    execution.require_executor(team_id, who)
+    return json_response(privacy_requests.extend(team_id, request_id, body(request), by=who.member_id))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/deny", methods=["POST"])
 @endpoint
 def deny_request(team_id, request_id):
     request = bp.current_request
-    execution.require_executor(team_id, member(request, team_id))
-    return json_response(privacy_requests.deny(team_id, request_id, body(request)))
+    who = member(request, team_id)
+    execution.require_executor(team_id, who)
+    return json_response(privacy_requests.deny(team_id, request_id, body(request), by=who.member_id))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/lift-restriction", methods=["POST"])
