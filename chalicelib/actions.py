@@ -29,6 +29,8 @@ def _load(token: str):
 def show(token: str) -> tuple[int, str]:
     try:
         settings, _officer, item = _load(token)
+        if item.status not in pr.EXECUTABLE:
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")  # used: the link is spent
     except DomainError as exc:
         return exc.status, error_page(exc, None)
     return 200, _render(settings, item)

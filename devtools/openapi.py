@@ -293,8 +293,8 @@ OPERATIONS = {
         "The export link of the client's email: a redirect to a short-lived download URL",
         {302: None}, (401, 404, 410, 415), html=True, tag="pages"),
     ("GET", "/actions/{token}"): Op(
-        "The officer's action link: shows the request (never changes anything)", {200: "Page"},
-        (401, 403, 404, 415), html=True, tag="pages"),
+        "The officer's action link: shows the request (never changes anything); 409 once it was used",
+        {200: "Page"}, (401, 403, 404, 409, 415), html=True, tag="pages"),
     ("POST", "/actions/{token}"): Op(
         "The officer confirms from the action link: executes the request", {200: "Page"},
         (400, 401, 403, 404, 409, 413, 415, 422, 503), html=True, tag="pages",

@@ -243,3 +243,12 @@ def test_verification_link_of_a_cancelled_request_verifies_nothing(api, team):
     assert answer.status_code == 409 and answer.headers["Content-Type"].startswith("text/html")
     api.pump()
     assert api.mail_to(team.admin_email) == []
+
+
+def test_a_used_action_link_shows_that_it_was_used(api, team):
+    api.new_dossier(team, "alice@client.example")
+    api.verified_request(team, "alice@client.example")
+    link = api.last_link_to(team.admin_email, "/actions/")
+    assert api.post(link, raw=b"", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
+    again = api.get(link)
+    assert again.status_code == 409 and b"already used" in again.body
