@@ -118,14 +118,14 @@ def test_redelivered_and_out_of_order_records_change_nothing(api, team):
     assert len(api.mail_to("alice@client.example")) == 3  # verification, receipt, notice: once each
 
 
-def throttle_transactions(monkeypatch, times: int) -> dict:
-    """Make DynamoDB (moto) refuse the next `times` TransactWriteItems with ThrottlingException, before it
+def throttle(monkeypatch, operation: str, times: int) -> dict:
+    """Make DynamoDB (moto) refuse the next `times` calls of `operation` with ThrottlingException, before it
     writes anything — as real DynamoDB does — so botocore's retry mode is what has to save the day."""
     from moto.dynamodb.exceptions import DynamodbException
     from moto.dynamodb.responses import DynamoHandler
 
     left = {"n": times, "refused": 0}
-    real = DynamoHandler.transact_write_items
+    real = getattr(DynamoHandler, operation)
 
     def throttled(self):
         if left["n"]:
@@ -134,8 +134,21 @@ def throttle_transactions(monkeypatch, times: int) -> dict:
             raise DynamodbException("ThrottlingException", "Rate of requests exceeds the allowed throughput.")
         return real(self)
 
-    monkeypatch.setattr(DynamoHandler, "transact_write_items", throttled)
+    monkeypatch.setattr(DynamoHandler, operation, throttled)
     return left
+
+
+def throttle_transactions(monkeypatch, times: int) -> dict:
+    return throttle(monkeypatch, "transact_write_items", times)
+
+
+def test_dynamodb_throttling_on_a_dossier_write_is_retried_and_the_dossier_kept(api, team, monkeypatch):
+    throttled = throttle(monkeypatch, "put_item", 3)
+    dossier = api.new_dossier(team, "alice@client.example")
+    assert throttled["refused"] == 3
+    monkeypatch.undo()
+    stored = api.get(f"/teams/{team.id}/dossiers/{dossier['dossier_id']}", token=team.token)
+    assert stored.status_code == 200
 
 
 def test_dynamodb_throttling_is_retried_and_no_request_is_lost(api, team, monkeypatch):
