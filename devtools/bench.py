@@ -20,9 +20,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import math
-import os
 import pathlib
 import statistics
 import sys
@@ -36,18 +34,9 @@ PURGE_BATCH = 25  # chalicelib.purge.BATCH: dossiers per page (BatchWriteItem's 
 
 def configure_environment() -> None:
     """The `local` stage's environment, as tests/conftest.py sets it; must run before chalicelib is imported."""
-    stage = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    os.environ.update(stage["environment_variables"])
-    os.environ.update(stage["stages"]["local"]["environment_variables"])
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "REQUESTS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/privacy-desk-local-requests/stream/test",
-    })
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        os.environ.pop(name, None)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    from devtools.stage_env import use_in_process_moto
+
+    use_in_process_moto()
 
 
 # --- counting AWS calls ---------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ Ctrl-C stops all of it. Ports: API_PORT (default 8000), MOTO_PORT (default 5555)
 The API doesn't reload on code changes (the stream worker couldn't follow): restart `make run` after editing, or
 set AUTORELOAD=1 to reload the HTTP side only.
 """
-import json
 import os
 import pathlib
 import signal
@@ -18,9 +17,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def local_environment(moto_port: int) -> dict:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    env = dict(config["environment_variables"])
-    env.update(config["stages"]["local"]["environment_variables"])
+    from devtools.stage_env import stage_environment
+
+    env = stage_environment("local")
     env.update({
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",

@@ -2,21 +2,12 @@
 
 The environment must be in place before `app` is imported: models read table names and app.py reads the
 stream ARN at import (chalice.test.Client only sets the stage's variables during each call)."""
-import json
-import os
 import pathlib
 
+from devtools.stage_env import use_in_process_moto
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-_stage = json.loads((ROOT / ".chalice" / "config.json").read_text())
-os.environ.update(_stage["environment_variables"])
-os.environ.update(_stage["stages"]["local"]["environment_variables"])
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "REQUESTS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/privacy-desk-local-requests/stream/test",
-})
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
+use_in_process_moto()
 
 import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
