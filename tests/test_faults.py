@@ -221,3 +221,36 @@ def test_throttling_that_outlasts_the_retries_answers_503_and_writes_nothing(api
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     monkeypatch.undo()
     assert api.get(f"/teams/{team.id}/privacy/requests", token=team.token).json_body["items"] == []
+
+
+def test_in_report_mode_only_the_failed_records_are_returned_for_retry(api, team, monkeypatch):
+    monkeypatch.setenv("STREAM_FAILURE_MODE", "report")
+    api.submit(team, "alice@client.example")
+    api.submit(team, "bob@client.example")
+    records = api.stream_records()
+    real_send = mailer.send
+
+    def refuse_alice(to, *args, **kwargs):
+        if to == ["alice@client.example"]:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendRawEmail")
+        return real_send(to, *args, **kwargs)
+
+    monkeypatch.setattr(mailer, "send", refuse_alice)
+    answer = api.deliver(records).payload
+    alice_record = [r for r in records if "alice" in str(r["dynamodb"]["NewImage"])][0]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": alice_record["dynamodb"]["SequenceNumber"]}]}
+    assert len(api.mail_to("bob@client.example")) == 1
+
+
+def test_the_packaged_template_turns_on_batch_item_failures_with_the_matching_handler_mode():
+    from devtools.patch_sam import patch
+
+    template = {"Resources": {
+        "Api": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {}}},
+        "OnRequestChange": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+            "Stream": {"Type": "DynamoDB", "Properties": {"Stream": "arn", "BatchSize": 25}}}}}}}
+    assert patch(template) == 1
+    stream = template["Resources"]["OnRequestChange"]["Properties"]
+    assert stream["Events"]["Stream"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["Environment"]["Variables"]["STREAM_FAILURE_MODE"] == "report"
+    assert "Environment" not in template["Resources"]["Api"]["Properties"]
