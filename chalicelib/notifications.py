@@ -16,7 +16,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import clock, config, dossiers, exports, ids, mailer, templating, teams, tokens
+from . import clock, config, dossiers, exports, mailer, templating, teams, tokens
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import Marker, PrivacyRequest
@@ -98,14 +98,20 @@ def deliver(event: Event) -> int:
     current = _current(event.request)
     if current is None or not _still_relevant(event, current):
         return 0
-    if already_sent(event.marker):
+    count = send_once(event.marker, lambda: compose(event, current))
+    log.info("sent %s for request %s to %d recipient(s)", event.name, current.request_id, count)
+    return count
+
+
+def send_once(marker: str, messages) -> int:
+    """Send what `messages()` composes unless `marker` says it was sent; mark it after sending (see above)."""
+    if already_sent(marker):
         return 0
     count = 0
-    for to, message in compose(event, current):
+    for to, message in messages():
         mailer.send([to], message["subject"], message["text"], message["html"])
         count += 1
-    mark_sent(event.marker)
-    log.info("sent %s for request %s to %d recipient(s)", event.name, current.request_id, count)
+    mark_sent(marker)
     return count
 
 
@@ -209,7 +215,3 @@ def officers(team_id: str, settings) -> list:
 
 def action_token(item: PrivacyRequest, member_id: str) -> str:
     return tokens.sign(tokens.ACTION, {"team": item.team_id, "req": item.request_id, "officer": member_id})
-
-
-def log_id(text: str) -> str:
-    return ids.keyed_hash(text, config.token_secret())

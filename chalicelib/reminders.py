@@ -6,6 +6,7 @@ due date is within the next week — one Query, whatever the number of teams. Th
 notifications.py make a re-run (or a retried schedule) send nothing twice.
 """
 import datetime as dt
+import functools
 
 from . import clock, notifications, teams
 from . import privacy_requests as pr
@@ -24,9 +25,7 @@ def run(now: dt.datetime | None = None) -> dict:
             continue
         due = clock.parse(item.due_at)
         name = "officer_overdue" if due <= now else "officer_reminder"
-        event = notifications.Event(name, item, item.due_at)  # a new due date (extension) earns a new reminder
-        if notifications.already_sent(event.marker):
-            continue
+        marker = notifications.Event(name, item, item.due_at).marker  # a new due date earns a new reminder
         if item.team_id not in teams_seen:
             settings = teams.require_team(item.team_id)
             teams_seen[item.team_id] = (settings, notifications.officers(item.team_id, settings))
@@ -35,9 +34,6 @@ def run(now: dt.datetime | None = None) -> dict:
         # Calendar days, as a person reads a due date: due tomorrow at 09:00 is "1 day left" even at 10:00 today.
         days = (due.date() - now.date()).days
         extra = {"days_overdue": -days} if name == "officer_overdue" else {"days_left": max(days, 0)}
-        for to, message in notifications.officer_messages(name, item, settings, common, recipients=recipients,
-                                                          **extra):
-            notifications.mailer.send([to], message["subject"], message["text"], message["html"])
-            sent[name] += 1
-        notifications.mark_sent(event.marker)
+        sent[name] += notifications.send_once(marker, functools.partial(
+            notifications.officer_messages, name, item, settings, common, recipients=recipients, **extra))
     return sent

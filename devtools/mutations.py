@@ -42,7 +42,7 @@ MUTATIONS = [
      "    if failed:\n        raise BatchFailed", "    if False:\n        raise BatchFailed",
      "tests/test_faults.py::test_ses_outage_fails_the_batch_then_the_officer_gets_exactly_one_email"),
     ("an email is sent once per event", "chalicelib/notifications.py",
-     "    if already_sent(event.marker):\n        return 0", "    if False:\n        return 0",
+     "    if already_sent(marker):\n        return 0", "    if False:\n        return 0",
      "tests/test_faults.py::test_redelivered_and_out_of_order_records_change_nothing"),
     ("late stream records are dropped", "chalicelib/notifications.py",
      "    if current is None or not _still_relevant(event, current):", "    if current is None:",
