@@ -1,8 +1,8 @@
 """Keep personal data and secrets out of logs.
 
-Every log record passes through a filter that replaces email addresses with a keyed hash (the same address
-always maps to the same pseudonym, so support can still follow one client's trail) and signed tokens with
-a placeholder. Installed once by app.py on the root logger, which is where Lambda's handler writes."""
+Every log record is scrubbed as it is created: email addresses become a keyed hash (the same address always
+maps to the same pseudonym, so support can still follow one client's trail) and signed tokens a placeholder.
+Installed once by app.py, as logging's record factory, so no logger or handler can see the raw text."""
 import logging
 import re
 
@@ -38,17 +38,10 @@ _FILTER = ScrubFilter()
 
 
 def install() -> None:
-    """Attach the filter to the root logger's handlers and to the root logger itself (idempotent)."""
-    root = logging.getLogger()
-    for target in [root, *root.handlers]:
-        if _FILTER not in target.filters:
-            target.addFilter(_FILTER)
-    logging.setLogRecordFactory(_scrubbing_factory(logging.getLogRecordFactory()))
-
-
-def _scrubbing_factory(previous):
+    """Scrub every record as it is created, whichever logger or handler it goes to (idempotent)."""
+    previous = logging.getLogRecordFactory()
     if getattr(previous, "_privacy_desk", False):
-        return previous
+        return
 
     def factory(*args, **kwargs):
         record = previous(*args, **kwargs)
@@ -56,4 +49,4 @@ def _scrubbing_factory(previous):
         return record
 
     factory._privacy_desk = True
-    return factory
+    logging.setLogRecordFactory(factory)
