@@ -23,14 +23,9 @@ def privacy_info(team_id: str) -> dict:
     }
 
 
-def _locale_of(request: dict | None, team_id: str | None) -> str:
-    team_locale = None
-    if team_id:
-        try:
-            team_locale = require_team(team_id).locale
-        except DomainError:
-            pass
-    return templating.pick_locale((request or {}).get("locale"), team_locale)
+def _locale_of(request: dict, settings) -> str:
+    """The client's own language if their request named one, else the team's."""
+    return templating.pick_locale(request.get("locale"), settings.locale)
 
 
 def verify_page(token: str) -> tuple[int, str]:
@@ -44,7 +39,7 @@ def verify_page(token: str) -> tuple[int, str]:
         return exc.status, error_page(exc, None)
     settings = require_team(item.team_id)
     request = done or pr.view(item)
-    return 200, templating.render("pages/verified.html", _locale_of(request, item.team_id), request=request,
+    return 200, templating.render("pages/verified.html", _locale_of(request, settings), request=request,
                                   team_name=settings.team_name or item.team_id)
 
 
@@ -60,7 +55,7 @@ def status_page(token: str | None, request_id: str) -> tuple[int, str]:
         return exc.status, error_page(exc, None)
     settings = require_team(data["team_id"])
     return 200, templating.render(
-        "pages/request_status.html", _locale_of(data, data["team_id"]), request=data,
+        "pages/request_status.html", _locale_of(data, settings), request=data,
         team_name=settings.team_name or data["team_id"], cancel_allowed=cancellable,
         cancel_url=f"{request_id}/cancel?token={token}")
 
@@ -75,7 +70,7 @@ def cancel_page(token: str | None, request_id: str) -> tuple[int, str]:
     except DomainError as exc:
         return exc.status, error_page(exc, None)
     settings = require_team(data["team_id"])
-    return 200, templating.render("pages/request_status.html", _locale_of(data, data["team_id"]), request=data,
+    return 200, templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
                                   team_name=settings.team_name or data["team_id"], cancel_allowed=False,
                                   cancel_url="")
 
