@@ -23,8 +23,3 @@ def ses():
 
 def s3():
     return client("s3")
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests start a fresh moto per test)."""
-    client.cache_clear()

@@ -19,10 +19,6 @@ def connection() -> Connection:
     return _connection()
 
 
-def reset() -> None:
-    _connection.cache_clear()
-
-
 def condition_failed(exc: PynamoDBException) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 

@@ -15,9 +15,9 @@ import datetime as dt
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, config, emails, ids, ratelimit, schemas, tokens
+from . import clock, emails, ids, ratelimit, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
-from .errors import BadRequest, Conflict, NotFound, Unprocessable
+from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest
 from .teams import require_team
 
@@ -346,25 +346,12 @@ def require_confirm(body) -> dict:
     return data
 
 
-def ensure_type(item: PrivacyRequest, *types: str) -> None:
-    if item.type not in types:
-        raise Unprocessable(f"request {item.request_id} is a {item.type} request")
-
-
 PUBLIC_FIELDS = ("request_id", "type", "status", "received_at", "due_at", "completed_at", "extension_months",
                  "extension_reason", "denial_reason", "note")
 
 
 def public_view(data: dict) -> dict:
     return {k: data[k] for k in PUBLIC_FIELDS}
-
-
-def unverified_lifetime_days() -> int:
-    return UNVERIFIED_LIFETIME.days
-
-
-def base_url() -> str:
-    return config.get("PUBLIC_BASE_URL")
 
 
 # --- the clock: extend, deny, cancel (Art. 12) -----------------------------------------------------------------

@@ -5,7 +5,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from . import clock, schemas
-from .db import connection, transaction_conflict
+from .db import cancellation_codes, connection, transaction_conflict
 from .errors import Conflict, Unprocessable
 from .models import Member, TeamSettings
 from .teams import require_team
@@ -68,7 +68,7 @@ def update_settings(team_id: str, body) -> dict:
                 tx.condition_check(Member, team_id, officer, condition=Member.member_id.exists())
             tx.update(current, actions=actions, condition=condition)
     except TransactWriteError as exc:
-        reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+        reasons = cancellation_codes(exc)
         if officer is not None and reasons and reasons[0] == "ConditionalCheckFailed":
             raise Unprocessable(f"privacy_officer_id {officer} is not a member of this team",
                                 field="body.privacy_officer_id") from None
