@@ -10,6 +10,19 @@ def execute(api, team, request_id):
     return api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True}, token=team.token)
 
 
+def refuse_mail_to(monkeypatch, address: str):
+    """SES refuses mail to `address` (and only to it); returns the real send, to restore it."""
+    real_send = mailer.send
+
+    def refuse(to, *args, **kwargs):
+        if to == [address]:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendRawEmail")
+        return real_send(to, *args, **kwargs)
+
+    monkeypatch.setattr(mailer, "send", refuse)
+    return real_send
+
+
 def test_ses_outage_fails_the_batch_then_the_officer_gets_exactly_one_email(api, team, monkeypatch):
     api.submit(team, "alice@client.example")
     api.pump()
@@ -36,14 +49,7 @@ def test_one_failing_record_does_not_stop_the_others_in_its_batch(api, team, mon
     api.submit(team, "bob@client.example")
     records = api.stream_records()
     assert len(records) == 2
-    real_send = mailer.send
-
-    def refuse_alice(to, *args, **kwargs):
-        if to == ["alice@client.example"]:
-            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendRawEmail")
-        return real_send(to, *args, **kwargs)
-
-    monkeypatch.setattr(mailer, "send", refuse_alice)
+    real_send = refuse_mail_to(monkeypatch, "alice@client.example")
     with pytest.raises(BatchFailed):
         api.deliver(records)
     assert len(api.mail_to("bob@client.example")) == 1
@@ -228,14 +234,7 @@ def test_in_report_mode_only_the_failed_records_are_returned_for_retry(api, team
     api.submit(team, "alice@client.example")
     api.submit(team, "bob@client.example")
     records = api.stream_records()
-    real_send = mailer.send
-
-    def refuse_alice(to, *args, **kwargs):
-        if to == ["alice@client.example"]:
-            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendRawEmail")
-        return real_send(to, *args, **kwargs)
-
-    monkeypatch.setattr(mailer, "send", refuse_alice)
+    refuse_mail_to(monkeypatch, "alice@client.example")
     answer = api.deliver(records).payload
     alice_record = [r for r in records if "alice" in str(r["dynamodb"]["NewImage"])][0]
     assert answer == {"batchItemFailures": [{"itemIdentifier": alice_record["dynamodb"]["SequenceNumber"]}]}
