@@ -20,7 +20,10 @@ def _load(token: str):
     officer = claims.get("officer")
     if settings.privacy_officer_id and settings.privacy_officer_id != officer:
         raise Revoked("this link was sent to someone who is no longer the team's privacy officer")
-    if not execution.may_execute(claims["team"], teams.get_member(claims["team"], officer) if officer else None):
+    member = teams.get_member(claims["team"], officer) if officer else None
+    if member is not None and (not member.generation or claims.get("gen") != member.generation):
+        member = None  # the id was deleted and re-created since the link was mailed: another person
+    if not execution.may_execute(claims["team"], member):
         raise Revoked("this link's recipient may no longer execute the team's requests")
     item = pr.get_item(claims["team"], claims["req"], consistent=True)
     return settings, officer, item

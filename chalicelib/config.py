@@ -15,7 +15,7 @@ DEFAULTS = {
     "DOCUMENTS_BUCKET": "privacy-desk-documents",
     "SENDER_EMAIL": "privacy@privacy-desk.example",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-    "PORTAL_LIMIT_PER_EMAIL_HOUR": "5",
+    "PORTAL_TAGGED_INBOX_PER_DAY": "10",
     "PORTAL_LIMIT_PER_IP_HOUR": "60",
     "BEARER_TOKEN_HOURS": "12",
     "LOG_HASH_KEY": "",
@@ -45,6 +45,12 @@ def stage() -> str:
 def token_secret() -> str:
     # No default: a deployed stage without its own secret must fail loudly rather than sign with a known key.
     return get("TOKEN_SECRET")
+
+
+def pseudonym_key() -> str:
+    """Keys the hashes that stand for a client's address (rate limits, locks, pseudonymised records). It must
+    outlive signing-key rotations, or objections and erased clients could no longer be recognised."""
+    return get("PSEUDONYM_KEY") if os.environ.get("PSEUDONYM_KEY") else token_secret()
 
 
 def public_url(path: str) -> str:

@@ -1,23 +1,96 @@
-"""Sending email through SES (v1 SendRawEmail: one MIME message with a plain-text and an HTML part)."""
-from email.message import EmailMessage
+"""Sending email through SES (v1 SendRawEmail: one MIME message with a plain-text and an HTML part).
 
-from . import aws, config
+Headers are written by this module alone, from values it checks itself, so the message can't depend on the
+interpreter's email package getting header folding right (CPython's CVE-2024-6923 let an encoded newline in
+an address add a `Bcc:`): the recipient must be a plain ASCII addr-spec, the subject is stripped of control
+and format characters and sent as RFC 2047 base64 words, bodies are base64. The finished message is parsed
+back and refused unless its headers are exactly the ones written here.
+
+A message that can never be sent (a bad address, a message SES rejects as invalid) raises PermanentSendError;
+the stream handler records it on the request instead of retrying it forever."""
+import base64
+import unicodedata
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
+
+from botocore.exceptions import ClientError
+
+from . import aws, config, emails
+
+HEADERS = ("From", "To", "Subject", "Date", "MIME-Version", "Content-Type")
+# SES answers these for the message itself (a bad address, content it refuses): retrying can't help.
+PERMANENT_SES_CODES = {"MessageRejected", "InvalidParameterValue"}
 
 
-def build(to: list[str], subject: str, text: str, html: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = config.get("SENDER_EMAIL")
+class PermanentSendError(Exception):
+    """This message can never be sent as it is; retrying would only block other messages."""
+
+
+def clean_subject(subject: str) -> str:
+    """One line of printable text: control, format (bidi) and separator characters become spaces."""
+    shown = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") else c for c in subject)
+    return " ".join(shown.split())[:400]
+
+
+def encode_subject(subject: str) -> str:
+    text = clean_subject(subject)
+    if text.isascii():
+        return text
+    # Base64 words of at most 45 bytes of UTF-8 each (60 encoded characters), never splitting a character.
+    words, chunk = [], b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return " ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words if w)
+
+
+def build(to: list[str], subject: str, text: str, html: str) -> bytes:
+    sender = config.get("SENDER_EMAIL")
+    for address in [sender, *to]:
+        if not emails.deliverable(address):
+            raise PermanentSendError("a recipient or sender is not a plain ASCII address")
+    message = MIMEMultipart("alternative")
+    message["From"] = sender
     message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    message["Subject"] = encode_subject(subject)
+    message["Date"] = formatdate(usegmt=True)
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    message.attach(MIMEText(html, "html", "utf-8"))
+    raw = message.as_bytes()
+    check_headers(raw)
+    return raw
+
+
+def check_headers(raw: bytes) -> None:
+    """Refuse a message whose top-level headers are not exactly those this module wrote."""
+    head = raw.split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    names = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the previous header
+        name, colon, _ = line.partition(b":")
+        if not colon:
+            raise PermanentSendError("the message's header block has a line that is not a header")
+        names.append(name.decode("ascii", "replace"))
+    if sorted(names) != sorted(HEADERS):
+        raise PermanentSendError(f"the message's headers are not the expected ones: {sorted(names)}")
 
 
 def send(to: list[str], subject: str, text: str, html: str) -> str:
-    message = build(to, subject, text, html)
-    answer = aws.ses().send_raw_email(Source=config.get("SENDER_EMAIL"), Destinations=to,
-                                      RawMessage={"Data": message.as_bytes()})
+    raw = build(to, subject, text, html)
+    try:
+        answer = aws.ses().send_raw_email(Source=config.get("SENDER_EMAIL"), Destinations=to,
+                                          RawMessage={"Data": raw})
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in PERMANENT_SES_CODES:
+            raise PermanentSendError(f"SES refused the message: {code}") from exc
+        raise
     return answer["MessageId"]
 
 

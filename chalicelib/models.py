@@ -35,6 +35,8 @@ class Member(Model):
     email = UnicodeAttribute()
     name = UnicodeAttribute()
     role = UnicodeAttribute()  # "admin" | "member"
+    # New each time the member id is created: tokens carry it, so re-creating a deleted id revives no token.
+    generation = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -59,6 +61,8 @@ class TeamSettings(Model):
     terms_of_service_url = UnicodeAttribute(null=True)
     portal_privacy_banner_enabled = BooleanAttribute(null=True)
     privacy_officer_id = UnicodeAttribute(null=True)
+    # Kept by every admin change in the same transaction, so "at least one admin" is a write condition.
+    admin_count = NumberAttribute(null=True)
     locale = UnicodeAttribute(null=True)
     # Art. 15(1) information given with every access export.
     processing_purposes = UnicodeAttribute(null=True)
@@ -147,6 +151,17 @@ class RequesterIndex(GlobalSecondaryIndex):
     request_id = UnicodeAttribute(range_key=True)
 
 
+class ChoreIndex(GlobalSecondaryIndex):
+    """Sparse: a closed request waiting for housekeeping (`sweep` after an erasure, then `scrub`) at `chore_at`."""
+
+    class Meta:
+        index_name = "by_chore"
+        projection = AllProjection()
+
+    chore = UnicodeAttribute(hash_key=True)
+    chore_at = UnicodeAttribute(range_key=True)
+
+
 class PrivacyRequest(Model):
     class Meta(_Meta):
         table_name = config.get("REQUESTS_TABLE")
@@ -169,6 +184,8 @@ class PrivacyRequest(Model):
     verified_at = UnicodeAttribute(null=True)
     # Each (re)send of the verification email bumps this; the stream handler sends one email per value.
     verification_sends = NumberAttribute(default=1)
+    # When each verification email of the last 24 h was triggered: the re-send cap counts a rolling window.
+    verification_sent_at = ListAttribute(null=True)
     started_at = UnicodeAttribute(null=True)
     completed_at = UnicodeAttribute(null=True)
     executed_by = UnicodeAttribute(null=True)
@@ -186,6 +203,13 @@ class PrivacyRequest(Model):
     export_erased_at = UnicodeAttribute(null=True)
     # Accountability (Art. 5(2)): what happened to the request, when and by whom — appended, never rewritten.
     history = ListAttribute(null=True)
+    # What went wrong that the team must see (an email that can't be sent, nobody to notify).
+    alerts = ListAttribute(null=True)
+    # Housekeeping after closing: a follow-up erasure sweep, then pseudonymisation (see housekeeping.py).
+    chore = UnicodeAttribute(null=True)
+    chore_at = UnicodeAttribute(null=True)
+    sweep = JSONAttribute(null=True)
+    pseudonymised_at = UnicodeAttribute(null=True)
     # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
     expires_at = TTLAttribute(null=True)
 
@@ -193,6 +217,7 @@ class PrivacyRequest(Model):
     by_due = DueIndex()
     by_team_due = TeamDueIndex()
     by_requester = RequesterIndex()
+    by_chore = ChoreIndex()
 
 
 class Marker(Model):

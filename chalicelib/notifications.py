@@ -9,20 +9,31 @@ became pending, one that completed, ...). For each such event the handler:
    opposite order could lose the email, which is worse for a legal notice.
 A failing record doesn't stop the others: all are tried, then the batch raises so Lambda retries it, and
 the markers make the retry resend only what failed.
+
+Only failures that may pass are retried (throttling, an outage: see awsfaults.is_transient). A message that
+can never go (a bad address, a message SES rejects as invalid, nobody to notify) is recorded on the request
+as an alert the team sees, and its event is done; so is an unforeseen error that repeats MAX_ATTEMPTS times.
+One client's record can therefore never hold back the emails of every later record of the shard.
 """
 import dataclasses
 import datetime as dt
 import logging
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from . import clock, config, dossiers, exports, mailer, templating, teams, tokens
 from . import privacy_requests as pr
+from .awsfaults import is_transient
 from .db import condition_failed
 from .models import Marker, PrivacyRequest
 
 log = logging.getLogger(__name__)
 MARKER_LIFETIME = dt.timedelta(days=400)
+MAX_ATTEMPTS = 3  # an unforeseen error seen this often for one email is treated as permanent
+
+
+class NobodyToNotify(mailer.PermanentSendError):
+    """A request needs an officer's attention, but the team has no privacy officer and no admin."""
 
 
 @dataclasses.dataclass
@@ -98,21 +109,61 @@ def deliver(event: Event) -> int:
     current = _current(event.request)
     if current is None or not _still_relevant(event, current):
         return 0
-    count = send_once(event.marker, lambda: compose(event, current))
+    count = send_once(event.marker, lambda: compose(event, current), item=current, name=event.name)
     log.info("sent %s for request %s to %d recipient(s)", event.name, current.request_id, count)
     return count
 
 
-def send_once(marker: str, messages) -> int:
-    """Send what `messages()` composes unless `marker` says it was sent; mark it after sending (see above)."""
+def send_once(marker: str, messages, item: PrivacyRequest | None = None, name: str = "") -> int:
+    """Send what `messages()` composes unless `marker` says it was sent; mark it after sending (see above).
+
+    A message that can never be sent is recorded on `item` and skipped; the others still go."""
     if already_sent(marker):
         return 0
     count = 0
-    for to, message in messages():
-        mailer.send([to], message["subject"], message["text"], message["html"])
-        count += 1
+    try:
+        for to, message in messages():
+            try:
+                mailer.send([to], message["subject"], message["text"], message["html"])
+                count += 1
+            except mailer.PermanentSendError as exc:
+                _record_failure(item, name, _recipient(item, to), str(exc))
+    except mailer.PermanentSendError as exc:  # composing failed for good (e.g. nobody to notify)
+        _record_failure(item, name, "officer" if name.startswith("officer_") else "client", str(exc))
+    except Exception as exc:
+        if is_transient(exc) or _attempt(marker) < MAX_ATTEMPTS:
+            raise
+        _record_failure(item, name, "unknown", f"gave up after {MAX_ATTEMPTS} attempts: {type(exc).__name__}")
     mark_sent(marker)
     return count
+
+
+def _recipient(item: PrivacyRequest | None, to: str) -> str:
+    return "client" if item is not None and to == item.email else "officer"
+
+
+def _attempt(marker: str) -> int:
+    """Count one more failed attempt at `marker`'s email; returns the count so far."""
+    counter = Marker(f"attempts#{marker}")
+    counter.update(actions=[Marker.count.add(1), Marker.expires_at.set(dt.timedelta(days=2))])
+    return int(counter.count)
+
+
+def _record_failure(item: PrivacyRequest | None, name: str, recipient: str, reason: str) -> None:
+    """Make a lost email visible to the team (request view, `alerts`) and to operators (error log)."""
+    log.error("email %s for request %s can't be sent to the %s: %s", name,
+              getattr(item, "request_id", "?"), recipient, reason)
+    if item is None:
+        return
+    alert = {"at": clock.iso(clock.now()), "kind": "email_failed", "email": name, "recipient": recipient,
+             "reason": reason[:500]}
+    try:
+        item.update(actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])),
+                             pr.record("email_failed", "system", email=name, recipient=recipient)],
+                    condition=PrivacyRequest.request_id.exists())
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
 
 
 def _current(item: PrivacyRequest) -> PrivacyRequest | None:
@@ -192,10 +243,13 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, re
     if name == "officer_consent_withdrawn":
         extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
     messages = []
-    for officer in recipients if recipients is not None else officers(item.team_id, settings):
+    people = recipients if recipients is not None else officers(item.team_id, settings)
+    if not people:
+        raise NobodyToNotify("the team has no privacy officer and no admin to tell")
+    for officer in people:
         values = dict(common, officer_name=officer.name, **extra)
         if name in ("officer_new", "officer_reminder", "officer_overdue"):
-            values["action_url"] = config.public_url(f"/actions/{action_token(item, officer.member_id)}")
+            values["action_url"] = config.public_url(f"/actions/{action_token(item, officer)}")
         messages.append((officer.email, templating.render_email(name, locale, **values)))
     return messages
 
@@ -213,5 +267,7 @@ def officers(team_id: str, settings) -> list:
     return teams.list_admins(team_id)
 
 
-def action_token(item: PrivacyRequest, member_id: str) -> str:
-    return tokens.sign(tokens.ACTION, {"team": item.team_id, "req": item.request_id, "officer": member_id})
+def action_token(item: PrivacyRequest, officer) -> str:
+    """Bound to the officer's member id *and* generation: a deleted then re-created id gets nothing back."""
+    return tokens.sign(tokens.ACTION, {"team": item.team_id, "req": item.request_id, "officer": officer.member_id,
+                                       "gen": officer.generation})

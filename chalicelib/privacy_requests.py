@@ -29,8 +29,12 @@ STATUSES = [AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED, DENIED, CANCELLED
 OPEN = {AWAITING, PENDING, IN_PROGRESS, FAILED}
 EXECUTABLE = {PENDING, FAILED}
 
+# A verification link lives 24 h; an unverified request lives as long as its newest link, so once every link
+# has expired a new submission starts afresh (new message, new links) instead of meeting a lock.
+LINK_LIFETIME = tokens.LIFETIMES[tokens.VERIFY]
+MAX_VERIFICATION_SENDS = 4  # verification emails per request in any rolling LINK_LIFETIME
+# However often it is re-sent, an unverified request stops being extended this long after it was received.
 UNVERIFIED_LIFETIME = dt.timedelta(days=7)
-MAX_VERIFICATION_SENDS = 4  # the first email and at most 3 re-sends
 # An execution that has been in_progress this long died with its Lambda (timeout, crash): it may be resumed.
 STALE_EXECUTION = dt.timedelta(minutes=15)
 PAGE_SIZE = 25
@@ -49,7 +53,7 @@ def record(name: str, by: str | None = None, **details):
 
 
 def lock_key(team_id: str, request_type: str, email: str) -> str:
-    return f"open#{team_id}#{request_type}#{email}"
+    return f"open#{team_id}#{request_type}#{emails.pseudonym(email)}"  # no address in a key
 
 
 def view(r: PrivacyRequest) -> dict:
@@ -78,6 +82,7 @@ def view(r: PrivacyRequest) -> dict:
         "lifted_at": r.lifted_at,
         "overdue": is_overdue(r),
         "history": list(r.history or []),
+        "alerts": list(r.alerts or []),
     }
 
 
@@ -124,69 +129,101 @@ def submit_consent_withdrawal(team_id: str, body, source_ip: str | None) -> dict
 
 def _create(team_id: str, email: str, request_type: str, message: str | None, locale: str | None,
             source_ip: str | None) -> dict:
+    """Record a submission. The answer is the same receipt whatever already exists for this address (a new
+    request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
+    used to learn who has a request."""
     require_team(team_id)
     address = emails.normalise(email)
-    ratelimit.check_portal_submission(team_id, address, source_ip)
+    ratelimit.check_source(source_ip)
     received = clock.now()
+    request_id = ids.new_id("r_")
+    receipt = {"request_id": request_id, "status": AWAITING}  # for a duplicate, an id nobody holds
+    if not ratelimit.tagged_inbox_allows(team_id, address):
+        return receipt
+    links_expire = received + LINK_LIFETIME
     request = PrivacyRequest(
-        team_id, ids.new_id("r_"), team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
+        team_id, request_id, team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
         email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
         received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
-        lock_key=lock_key(team_id, request_type, address), expires_at=received + UNVERIFIED_LIFETIME,
+        verification_sent_at=[clock.iso(received)],
+        lock_key=lock_key(team_id, request_type, address), expires_at=links_expire,
         history=[event("received", "client")])
     lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
-                  expires_at=request.expires_at)
+                  expires_at=links_expire)
     try:
         with TransactWrite(connection=connection()) as tx:
-            # A lock left by an abandoned, expired request doesn't block a new one.
+            # A lock whose request's links have all expired doesn't block a new request: it starts afresh.
             tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
             tx.save(request, condition=PrivacyRequest.request_id.does_not_exist())
     except TransactWriteError as exc:
         if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
-            return _duplicate(team_id, request.lock_key)
+            _duplicate(team_id, request.lock_key, received)
+            return receipt
         if transaction_conflict(exc):
             raise Conflict("a request for this email is being recorded; try again") from None
         raise
-    return {"request_id": request.request_id, "status": AWAITING}
+    return receipt
 
 
-def _duplicate(team_id: str, key: str) -> dict:
-    """The same client asked the same thing while a request is open: answer with that one.
-
-    If it still awaits verification this counts as a re-send of the verification email (within the cap)."""
+def _duplicate(team_id: str, key: str, now) -> None:
+    """The same address asked the same thing while a request is open. If it still awaits verification this
+    counts as a re-send of the verification email (within the cap); otherwise nothing happens."""
     try:
         lock = Marker.get(key, consistent_read=True)
         existing = PrivacyRequest.get(team_id, lock.value, consistent_read=True)
     except DoesNotExist:
-        raise Conflict("a request for this email is being recorded; try again") from None
-    if existing.status == AWAITING:
+        return  # released meanwhile (cancelled, closed): the client may simply submit again
+    if effective_status(existing) == AWAITING:
         try:
-            _bump_verification(existing)
+            _bump_verification(existing, now)
         except Conflict:
-            pass  # over the cap: same answer, no new email
-    return {"request_id": existing.request_id, "status": effective_status(existing)}
+            pass  # over the cap: the inbox already holds working links
 
 
-def resend_verification(team_id: str, request_id: str) -> dict:
+def resend_verification(team_id: str, request_id: str, source_ip: str | None) -> dict:
+    """Same receipt whatever the id names (nothing, a verified request, an unverified one): see _create."""
     require_team(team_id)
-    item = get_item(team_id, request_id, consistent=True)
-    if item.status != AWAITING:
-        raise Conflict(f"request {request_id} is {effective_status(item)}: there is nothing to verify")
-    ratelimit.check_portal_submission(team_id, item.email, None)
-    _bump_verification(item)
-    return {"request_id": request_id, "status": AWAITING}
-
-
-def _bump_verification(item: PrivacyRequest) -> None:
+    ratelimit.check_source(source_ip)
+    receipt = {"request_id": request_id, "status": AWAITING}
     try:
-        item.update(actions=[PrivacyRequest.verification_sends.add(1), record("verification_resent", "client")],
-                    condition=(PrivacyRequest.status == AWAITING)
-                    & (PrivacyRequest.verification_sends < MAX_VERIFICATION_SENDS))
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise Conflict("the verification email was already re-sent the maximum number of times") from None
-        raise
+        item = get_item(team_id, request_id, consistent=True)
+    except NotFound:
+        return receipt
+    if effective_status(item) != AWAITING or not ratelimit.tagged_inbox_allows(team_id, item.email):
+        return receipt
+    try:
+        _bump_verification(item, clock.now())
+    except Conflict:
+        pass
+    return receipt
+
+
+def _bump_verification(item: PrivacyRequest, now) -> None:
+    """One more verification email, if fewer than MAX_VERIFICATION_SENDS went in the last LINK_LIFETIME and the
+    request is younger than UNVERIFIED_LIFETIME. The request and its lock then live as long as the new link.
+
+    A compare-and-set on the send counter: two racing re-sends can't both pass the cap."""
+    recent = [t for t in (item.verification_sent_at or []) if clock.parse(t) > now - LINK_LIFETIME]
+    if len(recent) >= MAX_VERIFICATION_SENDS or clock.parse(item.received_at) <= now - UNVERIFIED_LIFETIME:
+        raise Conflict("the verification email was already sent the maximum number of times")
+    sends = int(item.verification_sends or 1)
+    links_expire = now + LINK_LIFETIME
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(item, actions=[
+                PrivacyRequest.verification_sends.set(sends + 1),
+                PrivacyRequest.verification_sent_at.set(recent + [clock.iso(now)]),
+                PrivacyRequest.expires_at.set(links_expire),
+                record("verification_resent", "client"),
+            ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.verification_sends == sends)
+                & (PrivacyRequest.expires_at > now))
+            tx.update(Marker(item.lock_key), actions=[Marker.expires_at.set(links_expire)],
+                      condition=Marker.value == item.request_id)
+    except TransactWriteError as exc:
+        if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
+            raise
+        raise Conflict("the request changed meanwhile") from None
 
 
 def verification_token(item: PrivacyRequest) -> str:

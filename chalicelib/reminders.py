@@ -35,5 +35,6 @@ def run(now: dt.datetime | None = None) -> dict:
         days = (due.date() - now.date()).days
         extra = {"days_overdue": -days} if name == "officer_overdue" else {"days_left": max(days, 0)}
         sent[name] += notifications.send_once(marker, functools.partial(
-            notifications.officer_messages, name, item, settings, common, recipients=recipients, **extra))
+            notifications.officer_messages, name, item, settings, common, recipients=recipients, **extra),
+            item=item, name=name)
     return sent

@@ -2,7 +2,8 @@
 
 Every token carries its purpose as the JWT audience, so a verification link can never be replayed as an
 action link or a bearer token. What each proves:
-- bearer: "member M of team T" (checked against the members table at every call, so removal is immediate);
+- bearer: "member M of team T, generation G" (checked against the members table at every call, so removal is
+  immediate and a re-created member id doesn't revive the old member's tokens);
 - verify: "whoever opens this controls the email of request R" (24 h);
 - action: "the officer this was mailed to may execute request R" (7 days, bound to that officer);
 - status: "the requester of R may follow and cancel it";
@@ -68,5 +69,6 @@ def read(token: str, purpose: str) -> dict:
         raise TokenError("the token is not valid", "invalid") from None
 
 
-def bearer_for(team_id: str, member_id: str) -> str:
-    return sign(BEARER, {"team": team_id, "sub": member_id})
+def bearer_for(team_id: str, member_id: str, generation: str | None) -> str:
+    """`generation` is the member's: a deleted then re-created member id doesn't revive old tokens."""
+    return sign(BEARER, {"team": team_id, "sub": member_id, "gen": generation})

@@ -15,6 +15,7 @@ from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
 from . import teams, tokens
+from .awsfaults import THROTTLING, aws_code
 from .errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -58,26 +59,13 @@ def endpoint(view):
         except (ClientError, PynamoDBException) as exc:
             # Still throttled after botocore's retries: nothing was written (every write is one conditional
             # call or transaction), so tell the caller to come back rather than answering an opaque 500.
-            if _aws_code(exc) not in THROTTLING:
+            if aws_code(exc) not in THROTTLING:
                 raise
-            log.warning("AWS still throttling after retries: %s", _aws_code(exc))
+            log.warning("AWS still throttling after retries: %s", aws_code(exc))
             return Response(body={"Code": "ServiceUnavailable", "Message": "the service is busy; try again"},
                             status_code=503, headers={"Content-Type": "application/json", "Retry-After": "2"})
 
     return wrapper
-
-
-THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-              "Throttling", "SlowDown", "TransactionInProgressException"}
-
-
-def _aws_code(exc) -> str | None:
-    if isinstance(exc, PynamoDBException):
-        if exc.cause_response_code:
-            return exc.cause_response_code
-        cause = getattr(exc, "cause", None)
-        return _aws_code(cause) if isinstance(cause, (ClientError, PynamoDBException)) else None
-    return exc.response.get("Error", {}).get("Code")
 
 
 def json_response(body, status: int = 200) -> Response:
@@ -203,6 +191,8 @@ def member(request, team_id: str, admin: bool = False):
     found = teams.get_member(team_id, claims.get("sub", ""))
     if found is None:
         raise Unauthorized("the token's member is no longer part of this team")
+    if not found.generation or claims.get("gen") != found.generation:
+        raise Unauthorized("the token was issued to an earlier member with this id")
     if admin and found.role != "admin":
         raise Forbidden("only a team admin may do this")
     return found

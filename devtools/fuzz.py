@@ -81,7 +81,9 @@ class Stack:
         self.lines: queue.Queue = queue.Queue()
 
     def start(self, timeout: float = 180) -> dict:
-        env = dict(os.environ, API_PORT=str(free_port()), MOTO_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+        self.moto_port = free_port()
+        env = dict(os.environ, API_PORT=str(free_port()), MOTO_PORT=str(self.moto_port), PYTHONUNBUFFERED="1")
+        os.environ["FUZZ_MOTO_ENDPOINT"] = f"http://127.0.0.1:{self.moto_port}"  # for bearer_for()
         with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([sys.executable, "-u", "-m", "devtools.run_local"], cwd=ROOT, env=env,
                                             stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
@@ -192,13 +194,17 @@ def wait_for_links(api: Api, kind: str, count: int, timeout: float = 60) -> list
 
 
 def bearer_for(team: str, member_id: str) -> str:
-    """A bearer token signed with the local stage's secret (the one `make run` uses), as the tests mint them."""
-    stage = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    os.environ.setdefault("TOKEN_SECRET", stage["stages"]["local"]["environment_variables"]["TOKEN_SECRET"])
+    """A bearer token for a member of the stack's team: read from its embedded AWS, since a token carries the
+    member's generation, and signed with the local stage's secret (the one `make run` uses)."""
     sys.path.insert(0, str(ROOT))
-    from chalicelib import tokens
+    from devtools.stage_env import stage_environment
 
-    return tokens.bearer_for(team, member_id)
+    os.environ.update(stage_environment("local"))
+    os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": os.environ["FUZZ_MOTO_ENDPOINT"]})
+    from chalicelib import teams
+
+    return teams.bearer_token(team, member_id)
 
 
 def seed(api: Api, team: str) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ run the same tables, indexes, stream, bucket and verified sender that a deployme
 import datetime as dt
 import time
 
-from chalicelib import aws, config, teams, tokens
+from chalicelib import aws, config, teams
 from chalicelib.models import ALL_MODELS, Marker, PrivacyRequest
 
 
@@ -69,7 +69,7 @@ def stream_arn() -> str:
 
 def seed_demo_team() -> dict:
     team_id, member_id = teams.create_team("Demo team", "admin@demo.example", "Demo Admin")
-    return {"team_id": team_id, "member_id": member_id, "admin_token": tokens.bearer_for(team_id, member_id)}
+    return {"team_id": team_id, "member_id": member_id, "admin_token": teams.bearer_token(team_id, member_id)}
 
 
 def streams_client():

@@ -4,7 +4,7 @@ import json
 import re
 import types
 
-from chalicelib import mailer, tokens
+from chalicelib import mailer
 
 
 class Api:
@@ -44,14 +44,16 @@ class Api:
         from chalicelib import teams
 
         team_id, member_id = teams.create_team(name, admin_email, "Ada Admin")
-        return types.SimpleNamespace(id=team_id, admin_id=member_id, token=tokens.bearer_for(team_id, member_id),
+        return types.SimpleNamespace(id=team_id, admin_id=member_id, token=teams.bearer_token(team_id, member_id),
                                      admin_email=admin_email)
 
     def add_member(self, team, member_id: str, email: str, role: str = "member") -> str:
         answer = self.put(f"/teams/{team.id}/members/{member_id}", {"email": email, "name": member_id, "role": role},
                           token=team.token)
         assert answer.status_code in (200, 201), answer.body
-        return tokens.bearer_for(team.id, member_id)
+        from chalicelib import teams
+
+        return teams.bearer_token(team.id, member_id)
 
     def new_dossier(self, team, client_email: str, title: str = "File", token: str | None = None, **extra):
         body = {"client_email": client_email, "title": title, "fields": {"name": "Client"}, **extra}

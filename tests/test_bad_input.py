@@ -216,7 +216,7 @@ def test_unknown_ids_are_404_and_write_nothing(api, world):
 
 def test_unknown_team_on_a_team_route_is_refused_and_writes_nothing(api, world):
     before = api.state()
-    stranger = tokens.bearer_for("t_nope", "m_nope")
+    stranger = tokens.bearer_for("t_nope", "m_nope", "g_nope")
     for method, path, body in (("GET", "/teams/t_nope/privacy/settings", None),
                                ("PATCH", "/teams/t_nope/privacy/settings", {"policy_links_enabled": True}),
                                ("PUT", "/teams/t_nope/members/m1", VALID["put_member"]),

@@ -33,7 +33,8 @@ def withdraw_consent(team_id):
           content_types=FORM_TYPES)
 @endpoint
 def resend_verification(team_id, request_id):
-    return json_response(privacy_requests.resend_verification(team_id, request_id), 202)
+    request = bp.current_request
+    return json_response(privacy_requests.resend_verification(team_id, request_id, source_ip(request)), 202)
 
 
 @bp.route("/portal/privacy/verify/{token}", methods=["GET"])
