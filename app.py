@@ -3,7 +3,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import config, logsafe, notifications, reminders
+from chalicelib import config, housekeeping, logsafe, notifications, reminders
 from chalicelib.api import admin, public
 
 logsafe.install()
@@ -25,3 +25,8 @@ def on_request_change(event):
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def daily_reminders(event):
     return reminders.run()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def housekeeping_run(event):
+    return housekeeping.run()

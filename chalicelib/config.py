@@ -16,6 +16,8 @@ DEFAULTS = {
     "SENDER_EMAIL": "privacy@privacy-desk.example",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "PORTAL_TAGGED_INBOX_PER_DAY": "10",
+    # A closed request keeps the client's address and words this long, then only a keyed hash of the address.
+    "CLOSED_REQUEST_RETENTION_DAYS": "30",
     "PORTAL_LIMIT_PER_IP_HOUR": "60",
     "BEARER_TOKEN_HOURS": "12",
     "LOG_HASH_KEY": "",

@@ -30,7 +30,8 @@ def document_key(team_id: str, dossier_id: str, document_id: str) -> str:
 
 
 def objection_marker_key(team_id: str, email: str) -> str:
-    return f"objection#{team_id}#{email}"
+    # Kept as long as the objection holds, so it names the client by a keyed hash, never by address.
+    return f"objection#{team_id}#{emails.pseudonym(email)}"
 
 
 def view(d: Dossier) -> dict:

@@ -112,12 +112,19 @@ def erase_client_exports(team_id: str, email: str) -> int:
     from .models import PrivacyRequest
 
     erased = 0
+    # A pseudonymised request no longer has its export (housekeeping.scrub deletes it), so the address finds all.
     for request in PrivacyRequest.by_requester.query(f"{team_id}#{email}"):
-        if request.team_id != team_id or request.type not in ("access", "portability") or not request.result:
-            continue
-        if request.export_erased_at:
-            continue
-        aws.s3().delete_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=export_key(team_id, request.request_id))
-        request.update(actions=[PrivacyRequest.export_erased_at.set(clock.iso(clock.now()))])
-        erased += 1
+        if request.team_id == team_id:
+            erased += erase_export(request)
     return erased
+
+
+def erase_export(request) -> bool:
+    """Delete one request's export and kill its link (idempotent); True if there was one to delete."""
+    from .models import PrivacyRequest
+
+    if request.type not in ("access", "portability") or not request.result or request.export_erased_at:
+        return False
+    aws.s3().delete_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=export_key(request.team_id, request.request_id))
+    request.update(actions=[PrivacyRequest.export_erased_at.set(clock.iso(clock.now()))])
+    return True

@@ -15,7 +15,7 @@ import datetime as dt
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, emails, ids, ratelimit, schemas, tokens
+from . import clock, config, emails, ids, ratelimit, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest
@@ -83,6 +83,8 @@ def view(r: PrivacyRequest) -> dict:
         "overdue": is_overdue(r),
         "history": list(r.history or []),
         "alerts": list(r.alerts or []),
+        "sweep": r.sweep,
+        "pseudonymised_at": r.pseudonymised_at,
     }
 
 
@@ -354,12 +356,31 @@ def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
     item.update(actions=actions, condition=PrivacyRequest.status == IN_PROGRESS)
 
 
+# --- housekeeping queued when a request closes (run by housekeeping.py) -------------------------------------
+
+SWEEP, SCRUB = "sweep", "scrub"
+SWEEP_DELAY = dt.timedelta(minutes=2)  # GSIs usually catch up within a second; this leaves a wide margin
+
+
+def retention() -> dt.timedelta:
+    """How long a closed request keeps the client's address and words before they are pseudonymised."""
+    return dt.timedelta(days=config.get_int("CLOSED_REQUEST_RETENTION_DAYS"))
+
+
+def chore_on_close(item: PrivacyRequest, status: str, now: dt.datetime) -> list:
+    """An erasure is swept again once the index caught up; every closed request is scrubbed after retention."""
+    if item.type == "erasure" and status == COMPLETED:
+        return [PrivacyRequest.chore.set(SWEEP), PrivacyRequest.chore_at.set(clock.iso(now + SWEEP_DELAY))]
+    return [PrivacyRequest.chore.set(SCRUB), PrivacyRequest.chore_at.set(clock.iso(now + retention()))]
+
+
 def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | None = None,
           **fields) -> PrivacyRequest:
     """Move an open request to a final status and release its lock, in one transaction."""
+    now = clock.now()
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
-               PrivacyRequest.completed_at.set(clock.iso(clock.now())), PrivacyRequest.open_due.remove(),
-               record(status, by or item.executed_by)]
+               PrivacyRequest.completed_at.set(clock.iso(now)), PrivacyRequest.open_due.remove(),
+               record(status, by or item.executed_by), *chore_on_close(item, status, now)]
     # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))

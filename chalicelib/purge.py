@@ -19,8 +19,11 @@ class PurgeError(Exception):
     pass
 
 
-def erase_client(team_id: str, email: str, progress: dict, on_progress) -> dict:
-    """Delete the client's dossiers; `progress` holds counts from earlier attempts and is updated in place."""
+def erase_client(team_id: str, email: str, progress: dict, on_progress, created_until: str | None = None) -> dict:
+    """Delete the client's dossiers; `progress` holds counts from earlier attempts and is updated in place.
+
+    `created_until` (ISO time) limits it to dossiers created by then: the follow-up sweep after an erasure
+    must not delete a dossier the team opened for the same client after the erasure was done."""
     progress.setdefault("dossiers_deleted", 0)
     progress.setdefault("documents_deleted", 0)
     last_key = None
@@ -28,7 +31,8 @@ def erase_client(team_id: str, email: str, progress: dict, on_progress) -> dict:
         # Page on from the last key rather than re-reading the top: the index is eventually consistent, and a
         # just-deleted page could come back and be counted twice. A resumed execution starts from the top.
         results = query_client(team_id, email, last_key=last_key, limit=BATCH)
-        page = [d for d in results if d.team_id == team_id]  # belt and braces: never another team's item
+        page = [d for d in results if d.team_id == team_id  # belt and braces: never another team's item
+                and (created_until is None or d.created_at <= created_until)]
         if page:
             _delete_page(page, progress)
             on_progress(dict(progress))

@@ -194,17 +194,12 @@ def wait_for_links(api: Api, kind: str, count: int, timeout: float = 60) -> list
 
 
 def bearer_for(team: str, member_id: str) -> str:
-    """A bearer token for a member of the stack's team: read from its embedded AWS, since a token carries the
-    member's generation, and signed with the local stage's secret (the one `make run` uses)."""
+    """A bearer token for a member of the stack's team, read from its embedded AWS (tokens carry the member's
+    generation) and signed with the local stage's secret (the one `make run` uses)."""
     sys.path.insert(0, str(ROOT))
-    from devtools.stage_env import stage_environment
+    from devtools.mint_token import local_token
 
-    os.environ.update(stage_environment("local"))
-    os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": os.environ["FUZZ_MOTO_ENDPOINT"]})
-    from chalicelib import teams
-
-    return teams.bearer_token(team, member_id)
+    return local_token(team, member_id, os.environ["FUZZ_MOTO_ENDPOINT"])
 
 
 def seed(api: Api, team: str) -> dict[str, list[str]]:

@@ -127,6 +127,11 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "history": {"type": "array", "items": {
                 "type": "object", "required": ["at", "event", "by"],
                 "properties": {"at": STR, "event": STR, "by": NSTR}}},
+            "alerts": {"type": "array", "description": "What the team must see: an email that can't be sent, "
+                                                       "nobody to notify.", "items": {
+                "type": "object", "required": ["at", "kind", "email", "recipient", "reason"],
+                "properties": {"at": STR, "kind": STR, "email": STR, "recipient": STR, "reason": STR}}},
+            "sweep": NOBJ, "pseudonymised_at": NSTR,
         }),
         "LiftedRestriction": {
             "allOf": [{"$ref": "#/components/schemas/PrivacyRequest"}],
@@ -140,7 +145,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "completed_at": NSTR, "extension_months": INT, "extension_reason": NSTR, "denial_reason": NSTR,
             "note": NSTR,
         }),
-        "Submission": _object({"request_id": STR, "status": {"type": "string", "enum": statuses}}),
+        "Submission": {**_object({"request_id": STR, "status": {"type": "string", "enum": statuses}}),
+                       "description": "A receipt, the same whatever already exists for the address: what happens "
+                                      "is told only by email. For a duplicate, request_id names no request."},
         "PortalInfo": _object({
             "privacy_banner": BOOL, "privacy_policy_url": NSTR, "terms_of_service_url": NSTR,
             "consent": _object({"required": BOOL, "text": NSTR, "version": INT}),

@@ -93,10 +93,19 @@ def run_worker(chalice) -> None:
     from app import app, on_request_change  # noqa: F401 — the handler as deployed
     from devtools import stack
 
+    from chalicelib import housekeeping
+
     reader = stack.StreamReader(os.environ["REQUESTS_STREAM_ARN"])
     pending: list[dict] = []
     delay = 0.3
+    next_chores = time.time() + 60
     while chalice.poll() is None:
+        if time.time() >= next_chores:  # the deployed schedule runs every 5 minutes; locally, every minute
+            next_chores = time.time() + 60
+            try:
+                housekeeping.run()
+            except Exception as exc:  # noqa: BLE001 — the next round retries
+                print(f"housekeeping failed, will retry: {exc}", file=sys.stderr, flush=True)
         if not pending:
             pending = reader.read()
         if pending:

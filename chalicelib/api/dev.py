@@ -1,7 +1,7 @@
 """Routes that exist only in the `local` stage (app.py registers this blueprint nowhere else)."""
 from chalice import Blueprint
 
-from .. import outbox, reminders
+from .. import housekeeping, outbox, reminders
 from ..web import endpoint, json_response
 
 bp = Blueprint(__name__)
@@ -19,3 +19,11 @@ def dev_outbox():
 def dev_reminders():
     """Runs the daily reminder now (in deployed stages it runs on its schedule)."""
     return json_response(reminders.run())
+
+
+@bp.route("/_dev/housekeeping", methods=["POST"], content_types=["application/json", "text/plain",
+                                                                   "application/x-www-form-urlencoded"])
+@endpoint
+def dev_housekeeping():
+    """Runs the housekeeping now (the erasure's follow-up sweep, pseudonymisation); deployed, every 5 minutes."""
+    return json_response(housekeeping.run())
