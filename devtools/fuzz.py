@@ -78,10 +78,12 @@ class Stack:
     def __init__(self, workdir: pathlib.Path):
         self.log_path = workdir / "stack.log"
         self.process = None
+        self.aws = None
         self.lines: queue.Queue = queue.Queue()
 
     def start(self, timeout: float = 180) -> dict:
         env = dict(os.environ, API_PORT=str(free_port()), MOTO_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+        self.aws = f"http://127.0.0.1:{env['MOTO_PORT']}"  # the embedded moto, for checks that read AWS state
         with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([sys.executable, "-u", "-m", "devtools.run_local"], cwd=ROOT, env=env,
                                             stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
