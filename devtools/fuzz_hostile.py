@@ -209,8 +209,8 @@ class Run:
             self.note(name, f"{status} server error", failed=True)
         elif status == 429:
             self.note(name, "429 rate limited: not tested", failed=True)
-        else:
-            self.note(name, f"{status}")
+        else:  # a redirect or an informational answer to an API call is no answer either
+            self.note(name, f"{status}", failed=not (200 <= status < 300 or 400 <= status < 500))
         return 200 <= status < 300
 
     def mean(self, address: str) -> None:
@@ -268,13 +268,16 @@ class Run:
                 return  # the retry due by now passed
 
     def check(self, name: str, label: str, messages: list[dict]) -> None:
-        found = []
+        found: dict[str, list[str]] = {}  # per kind of email: its problems, each once
         for message in messages:
-            found += [p for p in hostile.problems(message["raw"], message["destinations"], self.meant)
-                      if p not in found]
+            kind = f"{label}, {'officer' if DEMO_ADMIN in message['destinations'] else 'client'}'s"
+            for problem in hostile.problems(message["raw"], message["destinations"], self.meant):
+                if problem not in found.setdefault(kind, []):
+                    found[kind].append(problem)
             self.checked.add(message["id"])
-        if found:
-            self.note(name, f"{label}: {', '.join(found)}", failed=True)
+        for kind, problems in found.items():
+            if problems:
+                self.note(name, f"{kind}: {', '.join(problems)}", failed=True)
 
     # --- flows --------------------------------------------------------------------------------------------------
 
@@ -315,9 +318,10 @@ class Run:
             self.note(name, f"legitimate request answered {status}", failed=True)
             return
         self.mean(address)
+        request_id = json.loads(data).get("request_id")
         while time.time() - started < CANARY_TIMEOUT:
             new = self.mailbox.messages()[mark[0]:]
-            if link(new, "verify"):
+            if any(token_request(t) == request_id for m in new for t in LINKS["verify"].findall(body_text(m["raw"]))):
                 self.note(name, f"verification email in {time.time() - started:.1f}s")
                 self.check(name, "verification email", new)
                 return
