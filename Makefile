@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit package-check bench fuzz fuzz-short mutate install clean
+.PHONY: run test unit package-check bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -21,6 +21,7 @@ test: install
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory fuzz-short
+	$(MAKE) --no-print-directory fuzz-hostile-short
 
 unit: install
 	$(PY) -m pytest -q
@@ -33,11 +34,20 @@ package-check: install
 	@echo "package-check: out/sam.json passes cfn-lint"
 
 # schemathesis against `make run`'s stack, held to openapi.yaml (FUZZ_CASES cases, default 1000; FUZZ_SEED).
+# Both phases run even if the first fails; the target fails if either did.
 fuzz: install
-	$(PY) -m devtools.fuzz
+	status=0; $(PY) -m devtools.fuzz || status=1; $(PY) -m devtools.fuzz_hostile || status=1; exit $$status
 
 fuzz-short: install
 	$(PY) -m devtools.fuzz --short
+
+# Hostile addresses, texts and filenames against `make run`'s stack: no 5xx, no blocked stream, no extra
+# recipient or header in any email (devtools/fuzz_hostile.py; payloads in devtools/hostile.py).
+fuzz-hostile: install
+	$(PY) -m devtools.fuzz_hostile
+
+fuzz-hostile-short: install
+	$(PY) -m devtools.fuzz_hostile --short
 
 bench: install
 	$(PY) -m devtools.bench

@@ -78,12 +78,14 @@ class Stack:
     def __init__(self, workdir: pathlib.Path):
         self.log_path = workdir / "stack.log"
         self.process = None
+        self.aws = None
         self.lines: queue.Queue = queue.Queue()
 
     def start(self, timeout: float = 180) -> dict:
         self.moto_port = free_port()
         env = dict(os.environ, API_PORT=str(free_port()), MOTO_PORT=str(self.moto_port), PYTHONUNBUFFERED="1")
-        os.environ["FUZZ_MOTO_ENDPOINT"] = f"http://127.0.0.1:{self.moto_port}"  # for bearer_for()
+        self.aws = f"http://127.0.0.1:{self.moto_port}"  # the embedded moto, for checks that read AWS state
+        os.environ["FUZZ_MOTO_ENDPOINT"] = self.aws  # for bearer_for()
         with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([sys.executable, "-u", "-m", "devtools.run_local"], cwd=ROOT, env=env,
                                             stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)

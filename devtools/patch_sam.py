@@ -1,31 +1,108 @@
-"""Post-process `chalice package` output: let the stream handler report batch item failures.
+"""Post-process `chalice package` output: the stream handler reports failures, and a poison record can't
+hold its shard.
 
-Chalice's on_dynamodb_record can't set FunctionResponseTypes, so the SAM template is patched: the DynamoDB
-event gets `FunctionResponseTypes: [ReportBatchItemFailures]` and the function gets
-STREAM_FAILURE_MODE=report, telling the handler to return the failed records instead of raising. Without
-both, a returned failure list would be ignored by Lambda and the notice lost — so the two go together.
+Chalice's on_dynamodb_record sets none of the event source mapping's failure options, so the SAM template is
+patched:
+- `FunctionResponseTypes: [ReportBatchItemFailures]` on the DynamoDB event and STREAM_FAILURE_MODE=report on
+  the function, telling the handler to return the failed records instead of raising. Without both, a returned
+  failure list would be ignored by Lambda and the notice lost — so the two go together.
+- `BisectBatchOnFunctionError`, `MaximumRetryAttempts` and `MaximumRecordAgeInSeconds`: a record that keeps
+  failing is split off from the others and given up on within minutes, instead of Lambda's defaults (retry
+  until the record leaves the stream, 24 hours later) during which every later record of its shard — every
+  other client's verification email — waits behind it.
+- `DestinationConfig.OnFailure`: what is given up on is written to an SQS queue this patch adds (SSE, 14 days),
+  with a `sqs:SendMessage` grant on that queue alone in the function's role, an alarm on its depth, and its URL
+  as an output. README "Deploying" says what an operator does with a message there.
 
 usage: python -m devtools.patch_sam out/sam.json
 """
 import json
 import sys
 
+# Lambda's own retries are for failures that outlast one invocation (botocore already retries throttling
+# inside it, chalicelib/aws.py): a few cover a brief SES or DynamoDB outage; a refused address fails every time,
+# and each retry holds up the shard.
+MAX_RETRY_ATTEMPTS = 3
+# One hour: a verification email an hour late is still useful (its link lives 24 h); a record that old is stuck,
+# and the shard behind it must move on. It also bounds retries slowed by timeouts, which the count doesn't.
+MAX_RECORD_AGE_SECONDS = 3600
+# SQS's maximum: operators have two weeks to read and replay a failed batch.
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600
+
+QUEUE = "StreamFailureQueue"
+ALARM = "StreamFailureQueueAlarm"
+QUEUE_URL_OUTPUT = "StreamFailureQueueUrl"
+SEND_SID = "StreamFailureQueue"
+
 
 def patch(template: dict) -> int:
+    resources = template.setdefault("Resources", {})
     patched = 0
-    for resource in template.get("Resources", {}).values():
+    for name, resource in list(resources.items()):
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource.setdefault("Properties", {})
         streams = [e for e in props.get("Events", {}).values() if e.get("Type") == "DynamoDB"]
+        if not streams:
+            continue
         for event in streams:
-            event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
-            event["Properties"]["BisectBatchOnFunctionError"] = True
-        if streams:
-            variables = props.setdefault("Environment", {}).setdefault("Variables", {})
-            variables["STREAM_FAILURE_MODE"] = "report"
-            patched += 1
+            event["Properties"].update({
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "BisectBatchOnFunctionError": True,
+                "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
+                "MaximumRecordAgeInSeconds": MAX_RECORD_AGE_SECONDS,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [QUEUE, "Arn"]}}},
+            })
+        variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+        variables["STREAM_FAILURE_MODE"] = "report"
+        grant_send(resources, name, props)
+        patched += 1
+    if patched:
+        add_failure_queue(template)
     return patched
+
+
+def grant_send(resources: dict, function: str, props: dict) -> None:
+    """Add sqs:SendMessage on the failure queue to the function's own role.
+
+    The role is given explicitly (autogen_policy is off: Chalice inlines the stage's policy file into a role per
+    function), so SAM adds no destination permission itself — and Lambda refuses the mapping without it."""
+    role = props.get("Role")
+    role_name = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
+    if role_name not in resources or resources[role_name].get("Type") != "AWS::IAM::Role":
+        raise ValueError(f"{function}: its role is not a role of this template, so it can't be granted "
+                         "sqs:SendMessage on the failure queue")
+    policies = resources[role_name]["Properties"].get("Policies") or []
+    if not policies:
+        raise ValueError(f"{function}: role {role_name} has no inline policy to extend")
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    statements[:] = [s for s in statements if s.get("Sid") != SEND_SID]  # patching twice adds it once
+    statements.append({"Sid": SEND_SID, "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                       "Resource": {"Fn::GetAtt": [QUEUE, "Arn"]}})
+
+
+def add_failure_queue(template: dict) -> None:
+    resources = template["Resources"]
+    # No QueueName: CloudFormation names it after the stack, so stages don't collide.
+    resources[QUEUE] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": FAILURE_RETENTION_SECONDS,
+    }}
+    # Any message means an email may not have gone out: one is enough to look. No action is attached (the
+    # template has no topic); subscribe the stage's on-call channel to it.
+    resources[ALARM] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": "A stream batch failed for good: see README, Deploying, failed stream batches",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [QUEUE, "QueueName"]}}],
+        "Statistic": "Maximum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    }}
+    template.setdefault("Outputs", {})[QUEUE_URL_OUTPUT] = {"Value": {"Ref": QUEUE}}
 
 
 def main(path: str) -> None:
@@ -35,7 +112,7 @@ def main(path: str) -> None:
         raise SystemExit(f"{path}: no DynamoDB stream function found to patch")
     with open(path, "w") as f:
         json.dump(template, f, indent=2)
-    print(f"{path}: stream handler reports batch item failures")
+    print(f"{path}: stream handler reports batch item failures; failed batches go to {QUEUE}")
 
 
 if __name__ == "__main__":

@@ -244,10 +244,13 @@ def test_in_report_mode_only_the_failed_records_are_returned_for_retry(api, team
 def test_the_packaged_template_turns_on_batch_item_failures_with_the_matching_handler_mode():
     from devtools.patch_sam import patch
 
+    role = {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": []}}]}}
     template = {"Resources": {
         "Api": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {}}},
-        "OnRequestChange": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
-            "Stream": {"Type": "DynamoDB", "Properties": {"Stream": "arn", "BatchSize": 25}}}}}}}
+        "OnRequestChangeRole": role,
+        "OnRequestChange": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Role": {"Fn::GetAtt": ["OnRequestChangeRole", "Arn"]}, "Events": {
+                "Stream": {"Type": "DynamoDB", "Properties": {"Stream": "arn", "BatchSize": 25}}}}}}}
     assert patch(template) == 1
     stream = template["Resources"]["OnRequestChange"]["Properties"]
     assert stream["Events"]["Stream"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
