@@ -1,7 +1,7 @@
 """Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
 from chalice import Blueprint
 
-from .. import dossiers, execution, privacy_requests, settings, teams
+from .. import dossiers, execution, privacy_requests, settings, teams, text
 from ..web import DOCUMENT_LIMIT, body, caller, cursor_in, endpoint, json_response, member, optional_body, page_out, query
 
 bp = Blueprint(__name__)
@@ -12,6 +12,7 @@ bp = Blueprint(__name__)
 def put_member(team_id, member_id):
     request = bp.current_request
     member(request, team_id, admin=True)
+    text.check_label(member_id, "member_id")  # shown as who acted (executed_by, history)
     saved, created = teams.upsert_member(team_id, member_id, body(request))
     return json_response(saved, 201 if created else 200)
 
