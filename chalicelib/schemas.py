@@ -73,6 +73,13 @@ SCHEMAS = {
             "fields": {"type": "object", "maxProperties": 200},
         },
     },
+    "dossier_search": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["client_email"],
+        # next: the `next` of the previous page (null or absent for the first)
+        "properties": {"client_email": _email, "next": {"type": ["string", "null"], "maxLength": 2000}},
+    },
     "document_create": {
         "type": "object",
         "additionalProperties": False,
