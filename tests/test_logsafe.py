@@ -157,3 +157,10 @@ def test_a_bad_format_string_fails_in_the_handler_not_at_the_call_site(logger, m
     monkeypatch.setattr(log, "handlers", [handler])  # pytest's own capture handlers fail any bad format
     log.info("%d items", "many")  # logging's own behaviour: the handler reports it, the caller goes on
     assert len(reported) == 1
+
+
+def test_without_a_usable_secret_an_address_is_still_hidden(monkeypatch):
+    monkeypatch.setenv("STAGE", "dev")
+    monkeypatch.setenv("TOKEN_SECRET", "replace-me-with-a-long-random-secret")
+    monkeypatch.delenv("LOG_HASH_KEY", raising=False)
+    assert logsafe.scrub("to alice@client.example") == "to email:[unkeyed]"
