@@ -49,6 +49,9 @@ PAGES = {
     "error": {"reason": "expired"},
     "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok"},
 }
+# Every key a request's result may hold (execution.py's runners, exports.build).
+RESULT_KEYS = ("dossiers_deleted", "documents_deleted", "exports_deleted", "dossiers", "documents", "bytes",
+               "dossiers_restricted", "dossiers_updated")
 EMAILS = [name for name in templating.email_names() if not name.startswith("_")]  # `_layout` is not an email
 PAGE_NAMES = [name for name in templating.page_names() if not name.startswith("_")]
 
@@ -61,8 +64,7 @@ def sample_request(request_type: str = "erasure", status: str = "completed", **c
         "original_due_at": "2026-02-01T10:00:00Z", "extension_months": 1, "extension_reason": f"Many files {EVIL}",
         "verified_at": "2026-01-01T10:05:00Z", "started_at": "2026-01-20T09:00:00Z",
         "completed_at": "2026-01-20T09:01:00Z", "executed_by": "dpo",
-        "result": {"dossiers_deleted": 2, "documents_deleted": 5, "dossiers": 2, "documents": 5,
-                   "dossiers_restricted": 2, "dossiers_updated": 2},
+        "result": {key: 2 for key in RESULT_KEYS},
         "progress": {}, "failure_reason": "boom", "note": f"Address fixed {EVIL}",
         "denial_reason": f"Manifestly unfounded {EVIL}", "overdue": False,
     }
@@ -147,6 +149,20 @@ def test_every_type_and_status_has_a_label(locale):
     for status in STATUSES:
         assert str(module.status_label(status)) not in ("", status), status
     assert str(module.status_label("<b>")) == "&lt;b&gt;"  # an unknown code is still escaped
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("key", [k for k in RESULT_KEYS if k != "bytes"])
+def test_every_result_key_has_a_label(key, locale):
+    assert str(labels(locale).result_summary({key: 2})) not in ("", f"2 {key}")
+
+
+@pytest.mark.parametrize("locale, size, expected", [
+    ("en", 900, "export of 900 bytes"), ("en", 1399, "export of 1.4 KB"), ("en", 5_400_000, "export of 5.1 MB"),
+    ("fr", 900, "export de 900 octets"), ("fr", 1399, "export de 1,4 Ko"), ("fr", 5_400_000, "export de 5,1 Mo"),
+])
+def test_the_size_of_an_export_reads_in_units(locale, size, expected):
+    assert str(labels(locale).result_summary({"bytes": size})) == expected
 
 
 @pytest.mark.parametrize("locale, expected", [("en", "1 January 2026"), ("fr", "1er janvier 2026")])

@@ -1,0 +1,46 @@
+"""The pages behind email links, as a person sees them: in their language, naming the team, with words for
+every code, and saying what happened rather than a generic error."""
+import re
+
+import pytest
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+HTML = {"Accept": "text/html"}
+LOCALES = ("en", "fr")
+
+
+def use_locale(api, team, locale):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"locale": locale}, token=team.token)
+    assert answer.status_code == 200, answer.body
+
+
+def action_link(api, team, email, type_="erasure", **extra):
+    api.verified_request(team, email, type_, **extra)
+    return api.last_link_to(team.admin_email, "/actions/")
+
+
+def visible(answer) -> str:
+    """The page's text as a reader sees it (tags removed)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.body.decode()))
+
+
+def codes_in(text: str) -> list[str]:
+    """Raw codes a reader should never see: words joined by underscores (exports_deleted, in_progress)."""
+    return re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", text)
+
+
+# --- the "done" page names every result in words -------------------------------------------------------------
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("type_", ["erasure", "access", "portability", "rectification", "restriction", "objection"])
+def test_the_done_page_puts_every_result_in_words(api, team, type_, locale):
+    use_locale(api, team, locale)
+    api.new_dossier(team, "alice@client.example")
+    link = action_link(api, team, "alice@client.example", type_)
+    done = api.post(link, raw=b"note=Fixed." if type_ == "rectification" else b"", headers=FORM)
+    assert done.status_code == 200, done.body
+    text = visible(done)
+    assert codes_in(text) == [], codes_in(text)
+    if locale == "fr":
+        assert "bytes" not in text
