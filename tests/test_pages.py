@@ -44,3 +44,23 @@ def test_the_done_page_puts_every_result_in_words(api, team, type_, locale):
     assert codes_in(text) == [], codes_in(text)
     if locale == "fr":
         assert "bytes" not in text
+
+
+# --- every action page names the team -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("type_", ["access", "erasure", "rectification"])
+def test_the_action_page_names_the_team(api, type_, locale):
+    team = api.new_team("Zephyr Loans")
+    use_locale(api, team, locale)
+    shown = api.get(action_link(api, team, "alice@client.example", type_))
+    assert shown.status_code == 200
+    assert "Zephyr Loans" in visible(shown)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_done_page_names_the_team(api, locale):
+    team = api.new_team("Zephyr Loans")
+    use_locale(api, team, locale)
+    done = api.post(action_link(api, team, "alice@client.example", "access"), raw=b"", headers=FORM)
+    assert done.status_code == 200 and "Zephyr Loans" in visible(done)

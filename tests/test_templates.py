@@ -245,6 +245,20 @@ def test_action_page_without_execution_has_no_form(locale):
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("executable", [True, False])
+@pytest.mark.parametrize("request_type", TYPES)
+def test_action_page_names_the_team_for_every_type(request_type, executable, locale):
+    values = {**page_values("action", type=request_type), "executable": executable, "team_name": "Zephyr Loans"}
+    assert "Zephyr Loans" in templating.render("pages/action.html", locale, **values)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_action_done_page_names_the_team(locale):
+    values = {**page_values("action_done"), "team_name": "Zephyr Loans"}
+    assert "Zephyr Loans" in templating.render("pages/action_done.html", locale, **values)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("cancel_allowed", [True, False])
 def test_status_page_offers_cancel_only_when_allowed(cancel_allowed, locale):
     values = {**page_values("request_status", status="pending"), "cancel_allowed": cancel_allowed}
