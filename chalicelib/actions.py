@@ -3,9 +3,9 @@
 GET never changes anything, because mail scanners open links. The token is bound to the request and to the
 officer it was mailed to: it stops working when it expires, when the request was handled, or when that
 person is no longer the one who may act (officer changed, member removed)."""
-from . import dossiers, execution, teams, templating, tokens
+from . import dossiers, execution, schemas, teams, templating, tokens
 from . import privacy_requests as pr
-from .errors import Conflict, DomainError, Forbidden
+from .errors import BadRequest, Conflict, DomainError, Forbidden
 from .portal import error_page
 from .teams import require_team
 
@@ -42,8 +42,12 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
         if item.status not in pr.EXECUTABLE:
             raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
         if item.type == "rectification" and not (note or "").strip():
-            return 400, _render(settings, item)  # the page asks for the note the client will receive
-        done = execution.run(item, officer, {"confirm": True, "note": note})
+            return 400, _render(settings, item, error="note_required")  # the note the client will receive
+        try:  # the form's note meets the rules the API's body does (length, no control or bidi characters)
+            data = schemas.validate("execute", {"confirm": True, **({"note": note} if note is not None else {})})
+        except BadRequest:
+            return 400, _render(settings, item, error="note_invalid")
+        done = execution.run(item, officer, data)
     except DomainError as exc:
         return exc.status, error_page(exc, None)
     locale = settings.locale or templating.DEFAULT_LOCALE
@@ -51,9 +55,10 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
                                   team_name=settings.team_name or item.team_id)
 
 
-def _render(settings, item) -> str:
+def _render(settings, item, error: str | None = None) -> str:
     locale = settings.locale or templating.DEFAULT_LOCALE
     return templating.render("pages/action.html", locale, request=pr.view(item),
                              team_name=settings.team_name or item.team_id,
                              matching_dossiers=dossiers.count_client_dossiers(item.team_id, item.email),
-                             executable=item.status in pr.EXECUTABLE, needs_note=item.type == "rectification")
+                             executable=item.status in pr.EXECUTABLE, needs_note=item.type == "rectification",
+                             error=error)

@@ -8,6 +8,8 @@ import pytest
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HTML = {"Accept": "text/html"}
 LOCALES = ("en", "fr")
+NOTE_REQUIRED = {"en": "Write a note for the client first", "fr": "Écrivez d'abord une note au client"}
+NOTE_INVALID = {"en": "The note can't be sent as it is", "fr": "La note ne peut pas être envoyée telle quelle"}
 
 
 def use_locale(api, team, locale):
@@ -64,3 +66,42 @@ def test_the_done_page_names_the_team(api, locale):
     use_locale(api, team, locale)
     done = api.post(action_link(api, team, "alice@client.example", "access"), raw=b"", headers=FORM)
     assert done.status_code == 200 and "Zephyr Loans" in visible(done)
+
+
+# --- a rectification's note from the action page --------------------------------------------------------------
+
+def request_status(api, team, email="alice@client.example"):
+    items = api.get(f"/teams/{team.id}/privacy/requests", token=team.token).json_body["items"]
+    return [r["status"] for r in items if r["email"] == email]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("form", [b"", b"note=", b"note=+++%0A"])
+def test_a_rectification_posted_without_a_note_shows_the_form_again_with_an_error(api, team, form, locale):
+    use_locale(api, team, locale)
+    link = action_link(api, team, "alice@client.example", "rectification")
+    answer = api.post(link, raw=form, headers=FORM)
+    assert answer.status_code == 400
+    assert 'role="alert"' in answer.body.decode() and NOTE_REQUIRED[locale] in visible(answer)
+    assert '<textarea id="note"' in answer.body.decode()
+    assert request_status(api, team) == ["pending"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("note", ["Fixed \u202egnp.exe", "Fixed\u0000", "x" * 2001])
+def test_a_note_the_api_would_refuse_is_refused_from_the_action_page_too(api, team, note, locale):
+    from urllib.parse import urlencode
+
+    use_locale(api, team, locale)
+    link = action_link(api, team, "alice@client.example", "rectification")
+    answer = api.post(link, raw=urlencode({"note": note}).encode(), headers=FORM)
+    assert answer.status_code == 400
+    assert NOTE_INVALID[locale] in visible(answer) and '<textarea id="note"' in answer.body.decode()
+    assert request_status(api, team) == ["pending"]
+
+
+def test_a_note_written_in_a_browser_textarea_is_accepted_with_its_line_breaks(api, team):
+    link = action_link(api, team, "alice@client.example", "rectification")
+    answer = api.post(link, raw=b"note=Phone+fixed.%0D%0AAddress+fixed.", headers=FORM)
+    assert answer.status_code == 200, answer.body
+    assert request_status(api, team) == ["completed"]

@@ -234,7 +234,7 @@ def test_error_page_has_its_own_words_for_each_reason(locale):
 def test_action_page_asks_for_a_note_only_when_needed(needs_note, locale):
     html = templating.render("pages/action.html", locale, **{**page_values("action"), "needs_note": needs_note,
                                                              "request": sample_request("rectification", "pending")})
-    assert ('<textarea id="note" name="note" rows="5" cols="60" required>' in html) is needs_note
+    assert ('<textarea id="note" name="note" rows="5" cols="60" maxlength="2000" required>' in html) is needs_note
     assert '<form method="post">' in html
 
 
