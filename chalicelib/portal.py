@@ -2,9 +2,9 @@
 
 The banner only hides the portal's button: requests are accepted whatever it says (a right can't be
 switched off)."""
-from . import exports, schemas, templating, tokens
+from . import config, exports, schemas, templating, tokens
 from . import privacy_requests as pr
-from .errors import DomainError
+from .errors import Conflict, DomainError
 from .settings import view as settings_view
 from .teams import require_team
 
@@ -53,11 +53,14 @@ def status_page(token: str | None, request_id: str) -> tuple[int, str]:
         data, cancellable = pr.status_for_client(token or "", request_id)
     except DomainError as exc:
         return exc.status, error_page(exc, None)
+    return 200, _status_render(data, cancel_allowed=cancellable, cancel_url=f"{request_id}/cancel?token={token}")
+
+
+def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, **cancel) -> str:
     settings = require_team(data["team_id"])
-    return 200, templating.render(
-        "pages/request_status.html", _locale_of(data, settings), request=data,
-        team_name=settings.team_name or data["team_id"], cancel_allowed=cancellable,
-        cancel_url=f"{request_id}/cancel?token={token}")
+    return templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
+                             team_name=settings.team_name or data["team_id"], notice=notice, status_url=status_url,
+                             **cancel)
 
 
 def cancel(token: str | None, request_id: str) -> dict:
@@ -67,12 +70,24 @@ def cancel(token: str | None, request_id: str) -> dict:
 def cancel_page(token: str | None, request_id: str) -> tuple[int, str]:
     try:
         data = pr.cancel(token or "", request_id)
+    except Conflict as exc:
+        return _not_cancellable(token or "", request_id, exc)
     except DomainError as exc:
         return exc.status, error_page(exc, None)
-    settings = require_team(data["team_id"])
-    return 200, templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
-                                  team_name=settings.team_name or data["team_id"], cancel_allowed=False,
-                                  cancel_url="")
+    return 200, _status_render(data, notice="cancelled", cancel_allowed=False, cancel_url="")
+
+
+def _not_cancellable(token: str, request_id: str, conflict: Conflict) -> tuple[int, str]:
+    """A second cancel (or one too late): the status link still works, so say what the status is and link to
+    it, rather than an 'already used' page."""
+    try:
+        data, _ = pr.status_for_client(token, request_id)
+    except DomainError:
+        return conflict.status, error_page(conflict, None)
+    notice = "already_cancelled" if data["status"] == pr.CANCELLED else "not_cancellable"
+    status_url = config.public_url(f"/portal/privacy/requests/{request_id}?token={token}")
+    return conflict.status, _status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
+                                           cancel_url="")
 
 
 def export_link(token: str) -> tuple[int, str]:

@@ -9,6 +9,9 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HTML = {"Accept": "text/html"}
 LOCALES = ("en", "fr")
 NOTE_REQUIRED = {"en": "Write a note for the client first", "fr": "Écrivez d'abord une note au client"}
+ALREADY_CANCELLED = {"en": "This request is already cancelled", "fr": "Cette demande est déjà annulée"}
+NOT_CANCELLABLE = {"en": "This request can no longer be cancelled", "fr": "Cette demande ne peut plus être annulée"}
+LINK_USED = {"en": "already used", "fr": "déjà été utilisé"}
 NOTE_INVALID = {"en": "The note can't be sent as it is", "fr": "La note ne peut pas être envoyée telle quelle"}
 
 
@@ -105,3 +108,47 @@ def test_a_note_written_in_a_browser_textarea_is_accepted_with_its_line_breaks(a
     answer = api.post(link, raw=b"note=Phone+fixed.%0D%0AAddress+fixed.", headers=FORM)
     assert answer.status_code == 200, answer.body
     assert request_status(api, team) == ["completed"]
+
+
+# --- cancelling: say what the request's status is, not that a link was used -----------------------------------
+
+def status_link(api, email="alice@client.example"):
+    return api.last_link_to(email, "/portal/privacy/requests/")  # from the client's receipt
+
+
+def cancel(api, link):
+    path, _, query = link.partition("?")
+    return api.post(f"{path}/cancel?{query}", raw=b"", headers=FORM)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_cancelling_twice_says_the_request_is_already_cancelled(api, team, locale):
+    api.verified_request(team, "alice@client.example", "access", locale=locale)
+    link = status_link(api)
+    assert cancel(api, link).status_code == 200
+    again = cancel(api, link)
+    assert again.status_code == 409
+    assert ALREADY_CANCELLED[locale] in visible(again)
+    assert LINK_USED[locale] not in visible(again)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_after_cancelling_twice_the_status_page_is_still_reachable(api, team, locale):
+    api.verified_request(team, "alice@client.example", "access", locale=locale)
+    link = status_link(api)
+    cancel(api, link)
+    again = cancel(api, link).body.decode()
+    href = re.search(r'<a href="https?://[^/"]+(/portal/privacy/requests/[^"]+)"', again).group(1)
+    page = api.get(href.replace("&amp;", "&"), headers=HTML)
+    assert page.status_code == 200 and "<form" not in page.body.decode()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_cancelling_a_handled_request_says_it_can_no_longer_be_cancelled(api, team, locale):
+    use_locale(api, team, locale)
+    api.new_dossier(team, "alice@client.example")
+    request_id = api.verified_request(team, "alice@client.example", "access")
+    assert api.execute(team, request_id).status_code == 200
+    again = cancel(api, status_link(api))
+    assert again.status_code == 409
+    assert NOT_CANCELLABLE[locale] in visible(again) and LINK_USED[locale] not in visible(again)
