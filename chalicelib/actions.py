@@ -6,7 +6,7 @@ person is no longer the one who may act (officer changed, member removed)."""
 from . import dossiers, execution, schemas, teams, templating, tokens
 from . import privacy_requests as pr
 from .errors import BadRequest, Conflict, DomainError, Forbidden
-from .portal import error_page
+from .portal import link_error
 from .teams import require_team
 
 
@@ -29,10 +29,11 @@ def _load(token: str):
 def show(token: str) -> tuple[int, str]:
     try:
         settings, _officer, item = _load(token)
-        if item.status not in pr.EXECUTABLE:
-            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")  # used: the link is spent
+        if item.status not in pr.EXECUTABLE:  # used: the link is spent (the page says so, or the status)
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}",
+                           status=pr.effective_status(item))
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, refused(token, exc)
     return 200, _render(settings, item)
 
 
@@ -40,7 +41,8 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
     try:
         settings, officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:
-            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}",
+                           status=pr.effective_status(item))
         if item.type == "rectification" and not (note or "").strip():
             return 400, _render(settings, item, error="note_required")  # the note the client will receive
         try:  # the form's note meets the rules the API's body does (length, no control or bidi characters)
@@ -49,10 +51,15 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
             return 400, _render(settings, item, error="note_invalid")
         done = execution.run(item, officer, data)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, refused(token, exc)
     locale = settings.locale or templating.DEFAULT_LOCALE
     return 200, templating.render("pages/action_done.html", locale, request=done,
                                   team_name=settings.team_name or item.team_id)
+
+
+def refused(token: str, exc: DomainError) -> str:
+    """The page refusing this action link, in the team's language when the token can be read."""
+    return link_error(exc, token, tokens.ACTION)
 
 
 def _render(settings, item, error: str | None = None) -> str:

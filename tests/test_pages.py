@@ -1,9 +1,14 @@
 """The pages behind email links, as a person sees them: in their language, naming the team, with words for
 every code, and saying what happened rather than a generic error."""
+import datetime as dt
+import html
 import re
 
 import pytest
 
+from chalicelib import clock, privacy_requests
+from chalicelib.models import PrivacyRequest
+from tests.support import alter_one_char
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HTML = {"Accept": "text/html"}
@@ -12,7 +17,26 @@ NOTE_REQUIRED = {"en": "Write a note for the client first", "fr": "Écrivez d'ab
 ALREADY_CANCELLED = {"en": "This request is already cancelled", "fr": "Cette demande est déjà annulée"}
 NOT_CANCELLABLE = {"en": "This request can no longer be cancelled", "fr": "Cette demande ne peut plus être annulée"}
 LINK_USED = {"en": "already used", "fr": "déjà été utilisé"}
+EXPIRED = {"en": "This link has expired", "fr": "Ce lien a expiré"}
+INVALID = {"en": "This link is not valid", "fr": "Ce lien n'est pas valide"}
+NOT_FOUND = {"en": "This request no longer exists", "fr": "Cette demande n'existe plus"}
+CANCELLED = {"en": "This request was cancelled", "fr": "Cette demande a été annulée"}
 NOTE_INVALID = {"en": "The note can't be sent as it is", "fr": "La note ne peut pas être envoyée telle quelle"}
+
+
+def shift_time(monkeypatch, delta):
+    """Move the product (our clock and PyJWT's expiry checks) `delta` into the future."""
+    later = clock.now() + delta
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    class Frozen:
+        def __getattr__(self, name):
+            return getattr(dt.datetime, name)
+
+        def now(self, tz=None):
+            return later
+
+    monkeypatch.setattr("jwt.api_jwt.datetime", Frozen())
 
 
 def use_locale(api, team, locale):
@@ -27,7 +51,7 @@ def action_link(api, team, email, type_="erasure", **extra):
 
 def visible(answer) -> str:
     """The page's text as a reader sees it (tags removed)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.body.decode()))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.body.decode())))
 
 
 def codes_in(text: str) -> list[str]:
@@ -152,3 +176,95 @@ def test_cancelling_a_handled_request_says_it_can_no_longer_be_cancelled(api, te
     again = cancel(api, status_link(api))
     assert again.status_code == 409
     assert NOT_CANCELLABLE[locale] in visible(again) and LINK_USED[locale] not in visible(again)
+
+
+# --- error pages speak the client's language, else the team's -------------------------------------------------
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_expired_verification_link_answers_in_the_language_the_client_chose(api, team, locale, monkeypatch):
+    api.submit(team, "alice@client.example", locale=locale)  # the team's language stays English
+    api.pump()
+    link = api.last_link_to("alice@client.example", "/portal/privacy/verify/")
+    shift_time(monkeypatch, dt.timedelta(hours=25))
+    answer = api.get(link)
+    assert answer.status_code == 401
+    assert EXPIRED[locale] in visible(answer) and f'<html lang="{locale}">' in answer.body.decode()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_expired_action_link_answers_in_the_teams_language(api, team, locale, monkeypatch):
+    use_locale(api, team, locale)
+    link = action_link(api, team, "alice@client.example")
+    shift_time(monkeypatch, dt.timedelta(days=8))
+    for answer in (api.get(link), api.post(link, raw=b"", headers=FORM)):
+        assert answer.status_code == 401 and EXPIRED[locale] in visible(answer)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_used_action_link_answers_in_the_teams_language(api, team, locale):
+    use_locale(api, team, locale)
+    api.new_dossier(team, "alice@client.example")
+    link = action_link(api, team, "alice@client.example")
+    assert api.post(link, raw=b"", headers=FORM).status_code == 200
+    again = api.get(link)
+    assert again.status_code == 409 and LINK_USED[locale] in visible(again)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_status_link_of_a_vanished_request_answers_in_the_clients_language(api, team, locale, monkeypatch):
+    request_id = api.submit(team, "alice@client.example", locale=locale).json_body["request_id"]
+    token = privacy_requests.status_token(PrivacyRequest.get(team.id, request_id))
+    shift_time(monkeypatch, dt.timedelta(days=8))  # never verified: the request expired
+    answer = api.get(f"/portal/privacy/requests/{request_id}?token={token}", headers=HTML)
+    assert answer.status_code == 404 and NOT_FOUND[locale] in visible(answer)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_expired_export_link_answers_in_the_clients_language(api, team, locale, monkeypatch):
+    api.new_dossier(team, "alice@client.example")
+    request_id = api.verified_request(team, "alice@client.example", "access", locale=locale)
+    assert api.execute(team, request_id).status_code == 200
+    api.pump()
+    link = api.last_link_to("alice@client.example", "/portal/privacy/exports/")
+    shift_time(monkeypatch, dt.timedelta(days=31))
+    answer = api.get(link)
+    assert answer.status_code == 410 and f'<html lang="{locale}">' in answer.body.decode()
+
+
+def test_an_altered_link_answers_in_the_default_language_since_its_claims_cant_be_trusted(api, team):
+    use_locale(api, team, "fr")
+    link = action_link(api, team, "alice@client.example")
+    answer = api.get(alter_one_char(link))
+    assert answer.status_code == 401 and INVALID["en"] in visible(answer)
+
+
+def test_a_link_of_another_purpose_answers_in_the_default_language(api, team):
+    use_locale(api, team, "fr")
+    api.verified_request(team, "alice@client.example")
+    verify_token = api.last_link_to("alice@client.example", "/portal/privacy/verify/").rsplit("/", 1)[1]
+    answer = api.get(f"/actions/{verify_token}")
+    assert answer.status_code == 401 and INVALID["en"] in visible(answer)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_officers_link_of_a_request_the_client_cancelled_says_it_was_cancelled(api, team, locale):
+    use_locale(api, team, locale)
+    link = action_link(api, team, "alice@client.example")
+    cancel(api, status_link(api))
+    for answer in (api.get(link), api.post(link, raw=b"", headers=FORM)):
+        assert answer.status_code == 409
+        assert CANCELLED[locale] in visible(answer)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_verification_link_of_a_cancelled_request_says_it_was_cancelled(api, team, locale):
+    api.submit(team, "alice@client.example", locale=locale)
+    api.pump()
+    verify = api.last_link_to("alice@client.example", "/portal/privacy/verify/")
+    request_id = api.get(f"/teams/{team.id}/privacy/requests", token=team.token).json_body["items"][0]["request_id"]
+    token = privacy_requests.status_token(PrivacyRequest.get(team.id, request_id))
+    assert api.post(f"/portal/privacy/requests/{request_id}/cancel?token={token}", raw=b"",
+                    headers=FORM).status_code == 200
+    answer = api.get(verify)
+    assert answer.status_code == 409
+    assert CANCELLED[locale] in visible(answer)

@@ -214,7 +214,8 @@ def test_page_differs_between_languages(name):
         f"pages/{name}.html", "fr", **values)
 
 
-ERROR_REASONS = ("missing", "invalid", "expired", "used", "revoked", "not_found", "failed", "export_expired")
+ERROR_REASONS = ("missing", "invalid", "expired", "used", "revoked", "not_found", "failed", "export_expired",
+                 "cancelled", "denied", "in_progress")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
