@@ -68,12 +68,22 @@ def weak_secret_reason(secret: str) -> str | None:
 def token_secret() -> str:
     # No default: a deployed stage without its own secret must fail loudly rather than sign with a known key.
     # Checked at every use, not only at start-up, so no token is ever signed or checked with a weak one.
-    secret = get("TOKEN_SECRET")
+    return _strong("TOKEN_SECRET", get("TOKEN_SECRET"), "anyone could forge its tokens")
+
+
+def log_hash_key() -> str:
+    """The key of the pseudonyms in logs: LOG_HASH_KEY, else TOKEN_SECRET. A guessable key would let anyone
+    with the logs hash candidate addresses and find who a pseudonym is."""
+    own = get("LOG_HASH_KEY")
+    return _strong("LOG_HASH_KEY", own, "its log pseudonyms could be reversed") if own else token_secret()
+
+
+def _strong(name: str, secret: str, risk: str) -> str:
     if stage() != "local":
         reason = weak_secret_reason(secret)
         if reason:
-            raise WeakSecret(f"TOKEN_SECRET of stage {stage()} is {reason}: anyone could forge its tokens. Set a "
-                             "long random one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+            raise WeakSecret(f"{name} of stage {stage()} is {reason}: {risk}. Set a long random one: "
+                             "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
     return secret
 
 
@@ -88,6 +98,7 @@ def check_lambda_start() -> None:
         raise RuntimeError("the local stage (STAGE unset or 'local') must not run in AWS Lambda: deploy dev or "
                            "prod, with STAGE set")
     token_secret()
+    log_hash_key()
 
 
 def public_url(path: str) -> str:

@@ -30,7 +30,7 @@ _DOTS = re.compile("[\u3002\uff0e\uff61]")
 
 def pseudonym(address: str) -> str:
     try:
-        key = config.get("LOG_HASH_KEY") or config.token_secret()
+        key = config.log_hash_key()
     except RuntimeError:  # no usable secret in this stage: a log line must still never show the address
         return "email:[unkeyed]"
     return "email:" + ids.keyed_hash(_canonical(address), key)[:16]

@@ -57,3 +57,16 @@ def test_no_token_is_accepted_with_a_weak_secret_in_a_deployed_stage(stage):
     stage("dev", "replace-me-with-a-long-random-secret")
     with pytest.raises(config.WeakSecret):
         tokens.read(token, tokens.BEARER)
+
+
+def test_a_deployed_stage_refuses_a_weak_log_hash_key(stage, monkeypatch):
+    stage("dev", STRONG)
+    monkeypatch.setenv("LOG_HASH_KEY", "logs")
+    with pytest.raises(config.WeakSecret, match="LOG_HASH_KEY"):
+        config.log_hash_key()
+
+
+def test_without_its_own_log_hash_key_a_stage_hashes_logs_with_its_token_secret(stage, monkeypatch):
+    stage("dev", STRONG)
+    monkeypatch.delenv("LOG_HASH_KEY", raising=False)
+    assert config.log_hash_key() == STRONG

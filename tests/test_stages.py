@@ -97,6 +97,12 @@ def test_a_deployed_function_starts_with_a_strong_secret():
     assert out.returncode == 0, out.stderr
 
 
+def test_a_deployed_function_refuses_to_start_with_a_weak_log_hash_key():
+    out = import_app("dev", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-dev", TOKEN_SECRET=STRONG_SECRET,
+                     LOG_HASH_KEY="logs")
+    assert out.returncode != 0 and "LOG_HASH_KEY" in out.stderr
+
+
 def test_packaging_a_deployed_stage_outside_lambda_still_imports_the_app():
     """`chalice package --stage dev` (make package-check) imports app.py with the committed placeholder."""
     out = import_app("dev")
