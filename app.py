@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 from chalicelib import config, housekeeping, logsafe, notifications, reminders
 from chalicelib.api import admin, public
 
+config.check_lambda_start()
 logsafe.install()
 app = Chalice(app_name="privacy-desk")
 app.register_blueprint(admin.bp)

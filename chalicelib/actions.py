@@ -3,10 +3,10 @@
 GET never changes anything, because mail scanners open links. The token is bound to the request and to the
 officer it was mailed to: it stops working when it expires, when the request was handled, or when that
 person is no longer the one who may act (officer changed, member removed)."""
-from . import dossiers, execution, teams, templating, tokens
+from . import dossiers, execution, schemas, teams, templating, tokens
 from . import privacy_requests as pr
-from .errors import Conflict, DomainError, Forbidden
-from .portal import error_page
+from .errors import BadRequest, Conflict, DomainError, Forbidden
+from .portal import link_error
 from .teams import require_team
 
 
@@ -32,10 +32,11 @@ def _load(token: str):
 def show(token: str) -> tuple[int, str]:
     try:
         settings, _officer, item = _load(token)
-        if item.status not in pr.EXECUTABLE:
-            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")  # used: the link is spent
+        if item.status not in pr.EXECUTABLE:  # used: the link is spent (the page says so, or the status)
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}",
+                           status=pr.effective_status(item))
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, refused(token, exc)
     return 200, _render(settings, item)
 
 
@@ -43,20 +44,31 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
     try:
         settings, officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:
-            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}")
+            raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}",
+                           status=pr.effective_status(item))
         if item.type == "rectification" and not (note or "").strip():
-            return 400, _render(settings, item)  # the page asks for the note the client will receive
-        done = execution.run(item, officer, {"confirm": True, "note": note})
+            return 400, _render(settings, item, error="note_required")  # the note the client will receive
+        try:  # the form's note meets the rules the API's body does (length, no control or bidi characters)
+            data = schemas.validate("execute", {"confirm": True, **({"note": note} if note is not None else {})})
+        except BadRequest:
+            return 400, _render(settings, item, error="note_invalid")
+        done = execution.run(item, officer, data)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, refused(token, exc)
     locale = settings.locale or templating.DEFAULT_LOCALE
     return 200, templating.render("pages/action_done.html", locale, request=done,
                                   team_name=settings.team_name or item.team_id)
 
 
-def _render(settings, item) -> str:
+def refused(token: str, exc: DomainError) -> str:
+    """The page refusing this action link, in the team's language when the token can be read."""
+    return link_error(exc, token, tokens.ACTION)
+
+
+def _render(settings, item, error: str | None = None) -> str:
     locale = settings.locale or templating.DEFAULT_LOCALE
     return templating.render("pages/action.html", locale, request=pr.view(item),
                              team_name=settings.team_name or item.team_id,
                              matching_dossiers=dossiers.count_client_dossiers(item.team_id, item.email),
-                             executable=item.status in pr.EXECUTABLE, needs_note=item.type == "rectification")
+                             executable=item.status in pr.EXECUTABLE, needs_note=item.type == "rectification",
+                             error=error)

@@ -44,9 +44,63 @@ def stage() -> str:
     return get("STAGE")
 
 
+class WeakSecret(RuntimeError):
+    """The stage's TOKEN_SECRET is one anyone could know or guess: tokens signed with it can be forged."""
+
+
+# Secrets committed to this repository (and their kin): whoever reads it could sign tokens with them.
+PLACEHOLDER_SECRETS = {"replace-me-with-a-long-random-secret", "local-only-secret-not-for-deployment"}
+PLACEHOLDER_MARKS = ("replace-me", "replace_me", "changeme", "change-me", "change_me", "not-for-deployment",
+                     "placeholder")
+MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 10  # a hex secret has 16; "abab..." or "xxxx..." has 2 or 1
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    lowered = secret.strip().lower()
+    if lowered in PLACEHOLDER_SECRETS or any(mark in lowered for mark in PLACEHOLDER_MARKS):
+        return "a placeholder (it is in the repository)"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return f"made of fewer than {MIN_DISTINCT_CHARACTERS} distinct characters"
+    return None
+
+
 def token_secret() -> str:
     # No default: a deployed stage without its own secret must fail loudly rather than sign with a known key.
-    return get("TOKEN_SECRET")
+    # Checked at every use, not only at start-up, so no token is ever signed or checked with a weak one.
+    return _strong("TOKEN_SECRET", get("TOKEN_SECRET"), "anyone could forge its tokens")
+
+
+def log_hash_key() -> str:
+    """The key of the pseudonyms in logs: LOG_HASH_KEY, else TOKEN_SECRET. A guessable key would let anyone
+    with the logs hash candidate addresses and find who a pseudonym is."""
+    own = get("LOG_HASH_KEY")
+    return _strong("LOG_HASH_KEY", own, "its log pseudonyms could be reversed") if own else token_secret()
+
+
+def _strong(name: str, secret: str, risk: str) -> str:
+    if stage() != "local":
+        reason = weak_secret_reason(secret)
+        if reason:
+            raise WeakSecret(f"{name} of stage {stage()} is {reason}: {risk}. Set a long random one: "
+                             "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    return secret
+
+
+def check_lambda_start() -> None:
+    """Inside AWS Lambda, refuse to start rather than serve forgeable tokens.
+
+    Only there: `chalice package` and `chalice deploy` import app.py on the deployer's machine with the
+    committed placeholder, and must keep working; the secret is written into the stage at deploy time."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    if stage() == "local":  # also when STAGE is unset: its secret is in the repository, its /_dev routes open
+        raise RuntimeError("the local stage (STAGE unset or 'local') must not run in AWS Lambda: deploy dev or "
+                           "prod, with STAGE set")
+    token_secret()
+    log_hash_key()
 
 
 def pseudonym_key() -> str:

@@ -36,10 +36,10 @@ def transaction_conflict(exc: TransactWriteError) -> bool:
     return "TransactionConflict" in cancellation_codes(exc)
 
 
-def check_cursor(cursor: dict | None, fixed: dict[str, str], free: tuple[str, ...]) -> None:
+def check_cursor(cursor: dict | None, fixed: dict[str, str], free: tuple[str, ...], field: str = "next") -> None:
     """A list cursor must hold exactly the keys of the query it continues, with that query's partition values:
     DynamoDB (and moto) fail on any other ExclusiveStartKey, which would answer a 500 instead of a 400."""
     if cursor is None:
         return
     if set(cursor) != set(fixed) | set(free) or any(cursor[k]["S"] != v for k, v in fixed.items()):
-        raise BadRequest("next is not a cursor this API returned", field="next")
+        raise BadRequest(f"{field} is not a cursor this API returned", field=field)

@@ -1,7 +1,7 @@
 """Access (Art. 15) and portability (Art. 20) exports: one zip per request, encrypted in S3.
 
 The zip holds `data.json` (structured and machine-readable: dossiers, fields, consent records, documents),
-`data.csv` (one row per dossier field) and the documents themselves. The access export also carries the
+`data.csv` (one row per dossier field, with formula-like cells made inert) and the documents themselves. The access export also carries the
 Art. 15(1) information the team configured. The client's email links to a stable URL that checks its token
 and redirects to a fresh presigned URL, so the emailed link can live 30 days while S3 URLs live minutes.
 """
@@ -80,11 +80,21 @@ def _csv(entries: list[dict]) -> str:
     writer.writerow(["dossier_id", "title", "created_at", "field", "value"])
     for entry in entries:
         if not entry["fields"]:
-            writer.writerow([entry["dossier_id"], entry["title"], entry["created_at"], "", ""])
+            writer.writerow(_inert([entry["dossier_id"], entry["title"], entry["created_at"], "", ""]))
         for name, value in entry["fields"].items():
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            writer.writerow([entry["dossier_id"], entry["title"], entry["created_at"], name, shown])
+            writer.writerow(_inert([entry["dossier_id"], entry["title"], entry["created_at"], name, shown]))
     return out.getvalue()
+
+
+# A spreadsheet opening data.csv runs a cell that starts with one of these as a formula (=HYPERLINK, @SUM,
+# +cmd|...): OWASP's advice is a leading single quote, which shows the text and runs nothing. Full-width signs
+# are included because some spreadsheet locales fold them into their ASCII forms. data.json stays exact.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _inert(cells: list[str]) -> list[str]:
+    return ["'" + cell if cell.startswith(_FORMULA_STARTS) else cell for cell in cells]
 
 
 def link_token(item) -> str:

@@ -2,9 +2,12 @@
 
 The banner only hides the portal's button: requests are accepted whatever it says (a right can't be
 switched off)."""
-from . import exports, schemas, templating, tokens
+from pynamodb.exceptions import DoesNotExist
+
+from . import config, exports, ids, schemas, templating, tokens
 from . import privacy_requests as pr
-from .errors import DomainError
+from .errors import Conflict, DomainError
+from .models import PrivacyRequest
 from .settings import view as settings_view
 from .teams import require_team
 
@@ -36,7 +39,7 @@ def verify_page(token: str) -> tuple[int, str]:
         item = pr.verify(token)
         done = after_verification(item)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, link_error(exc, token, tokens.VERIFY)
     settings = require_team(item.team_id)
     request = done or pr.view(item)
     return 200, templating.render("pages/verified.html", _locale_of(request, settings), request=request,
@@ -52,12 +55,15 @@ def status_page(token: str | None, request_id: str) -> tuple[int, str]:
     try:
         data, cancellable = pr.status_for_client(token or "", request_id)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, link_error(exc, token, tokens.STATUS)
+    return 200, _status_render(data, cancel_allowed=cancellable, cancel_url=f"{request_id}/cancel?token={token}")
+
+
+def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, **cancel) -> str:
     settings = require_team(data["team_id"])
-    return 200, templating.render(
-        "pages/request_status.html", _locale_of(data, settings), request=data,
-        team_name=settings.team_name or data["team_id"], cancel_allowed=cancellable,
-        cancel_url=f"{request_id}/cancel?token={token}")
+    return templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
+                             team_name=settings.team_name or data["team_id"], notice=notice, status_url=status_url,
+                             **cancel)
 
 
 def cancel(token: str | None, request_id: str) -> dict:
@@ -67,12 +73,24 @@ def cancel(token: str | None, request_id: str) -> dict:
 def cancel_page(token: str | None, request_id: str) -> tuple[int, str]:
     try:
         data = pr.cancel(token or "", request_id)
+    except Conflict as exc:
+        return _not_cancellable(token or "", request_id, exc)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
-    settings = require_team(data["team_id"])
-    return 200, templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
-                                  team_name=settings.team_name or data["team_id"], cancel_allowed=False,
-                                  cancel_url="")
+        return exc.status, link_error(exc, token, tokens.STATUS)
+    return 200, _status_render(data, notice="cancelled", cancel_allowed=False, cancel_url="")
+
+
+def _not_cancellable(token: str, request_id: str, conflict: Conflict) -> tuple[int, str]:
+    """A second cancel (or one too late): the status link still works, so say what the status is and link to
+    it, rather than an 'already used' page."""
+    try:
+        data, _ = pr.status_for_client(token, request_id)
+    except DomainError:
+        return conflict.status, link_error(conflict, token, tokens.STATUS)
+    notice = "already_cancelled" if data["status"] == pr.CANCELLED else "not_cancellable"
+    status_url = config.public_url(f"/portal/privacy/requests/{request_id}?token={token}")
+    return conflict.status, _status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
+                                           cancel_url="")
 
 
 def export_link(token: str) -> tuple[int, str]:
@@ -81,14 +99,51 @@ def export_link(token: str) -> tuple[int, str]:
         return 302, exports.download_url(token)
     except tokens.TokenError as exc:
         reason = "export_expired" if exc.reason == "expired" else exc.reason
-        return 410 if reason == "export_expired" else exc.status, _error(reason, None)
+        locale, _ = link_context(token, tokens.EXPORT)
+        return 410 if reason == "export_expired" else exc.status, _error(reason, locale)
     except DomainError as exc:
-        return exc.status, error_page(exc, None)
+        return exc.status, link_error(exc, token, tokens.EXPORT)
 
 
-def error_page(exc: DomainError, locale: str | None) -> str:
-    reason = getattr(exc, "reason", None) or {404: "not_found", 409: "used"}.get(exc.status, "invalid")
-    return _error(reason, locale)
+# A 409 about one of these statuses says so, rather than "this link was already used".
+STATUS_REASONS = {pr.CANCELLED, pr.DENIED, pr.IN_PROGRESS}
+
+
+def error_page(exc: DomainError, locale: str | None, status: str | None = None) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason is None and exc.status == 409:
+        status = exc.extra.get("status") or status
+        reason = status if status in STATUS_REASONS else "used"
+    return _error(reason or {404: "not_found"}.get(exc.status, "invalid"), locale)
+
+
+def link_error(exc: DomainError, token: str | None, purpose: str) -> str:
+    locale, status = link_context(token, purpose)
+    return error_page(exc, locale, status)
+
+
+def link_context(token: str | None, purpose: str) -> tuple[str | None, str | None]:
+    """The language (and the request's status) for the page refusing a link, read from its token.
+
+    Only from a token whose signature and purpose are valid, expired or not (tokens.claims_for_language),
+    and only to choose words: the client's language for their links, else the team's; the team's for the
+    officer's action links, as their emails and pages. (None, None) when the token can't be read."""
+    claims = tokens.claims_for_language(token or "", purpose)
+    team_id, request_id = (claims or {}).get("team"), (claims or {}).get("req")
+    if not isinstance(team_id, str):
+        return None, None
+    try:
+        team_locale = require_team(team_id).locale
+    except DomainError:
+        return None, None
+    request = None
+    if isinstance(request_id, str) and ids.plausible(request_id):
+        try:  # the stored item, even past its expiry: only its language and status are read
+            request = PrivacyRequest.get(team_id, request_id)
+        except DoesNotExist:
+            pass
+    client_locale = request.locale if request is not None and purpose != tokens.ACTION else None
+    return templating.pick_locale(client_locale, team_locale), (request.status if request is not None else None)
 
 
 def _error(reason: str, locale: str | None) -> str:

@@ -7,6 +7,7 @@ import functools
 
 import fastjsonschema
 
+from . import text
 from .errors import BadRequest
 
 REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection"]
@@ -72,6 +73,13 @@ SCHEMAS = {
             "fields": {"type": "object", "maxProperties": 200},
         },
     },
+    "dossier_search": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["client_email"],
+        # next: the `next` of the previous page (null or absent for the first)
+        "properties": {"client_email": _email, "next": {"type": ["string", "null"], "maxLength": 2000}},
+    },
     "document_create": {
         "type": "object",
         "additionalProperties": False,
@@ -122,6 +130,52 @@ SCHEMAS = {
 }
 
 
+# What a JSON schema can't say: which strings a person reads, and so may not hide characters (see text.py).
+LABEL, TITLE, MULTILINE, FIELDS = "label", "title", "multiline", "fields"
+TEXT_RULES = {
+    "member_put": {"name": TITLE},
+    "settings_patch": {"privacy_policy_url": LABEL, "terms_of_service_url": LABEL, "privacy_officer_id": LABEL,
+                       "consent_text": MULTILINE, "processing_purposes": MULTILINE, "data_recipients": MULTILINE,
+                       "retention_period": MULTILINE, "supervisory_authority": MULTILINE},
+    "dossier_create": {"title": TITLE, "fields": FIELDS},
+    "dossier_patch": {"title": TITLE, "fields": FIELDS},
+    "document_create": {"filename": LABEL},
+    "portal_request": {"message": MULTILINE},
+    "execute": {"note": MULTILINE},
+    "extend": {"reason": MULTILINE},
+    "deny": {"reason": MULTILINE},
+}
+
+
+def _check_text(name: str, data: dict) -> None:
+    for key, rule in TEXT_RULES.get(name, {}).items():
+        value, where = data.get(key), f"body.{key}"
+        if not isinstance(value, (str, dict)):
+            continue  # absent or null
+        if rule == FIELDS:
+            _check_fields(value, where)
+        elif rule == MULTILINE:
+            text.check_multiline(value, where)
+        else:
+            text.check_label(value, where, emoji_joiner=rule == TITLE)
+
+
+def _check_fields(fields: dict, path: str) -> None:
+    """A dossier's fields, at any depth: names are labels, string values multi-line text (iterative, as
+    json.loads nests deeper than a recursive walk may go)."""
+    pending = [(fields, path)]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, str):
+            text.check_multiline(value, where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                text.check_label(key, where, emoji_joiner=True, what=f"a field name in {where}")
+                pending.append((item, f"{where}.{key}"))
+        elif isinstance(value, list):
+            pending += [(item, f"{where}[{index}]") for index, item in enumerate(value)]
+
+
 @functools.lru_cache(maxsize=None)
 def _validator(name: str):
     return fastjsonschema.compile(SCHEMAS[name])
@@ -129,6 +183,8 @@ def _validator(name: str):
 
 def validate(name: str, body) -> dict:
     try:
-        return _validator(name)(body)
+        data = _validator(name)(body)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise BadRequest(exc.message.replace("data", "body", 1), field=exc.name.replace("data", "body", 1)) from None
+    _check_text(name, data)
+    return data

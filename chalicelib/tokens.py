@@ -69,6 +69,16 @@ def read(token: str, purpose: str) -> dict:
         raise TokenError("the token is not valid", "invalid") from None
 
 
+def claims_for_language(token: str, purpose: str) -> dict | None:
+    """The claims of a token with a valid signature and purpose, expired or not; None otherwise. Only to pick
+    the language of the page that refuses it: they prove nothing, so nothing else may rest on them."""
+    try:
+        return jwt.decode(token, config.token_secret(), algorithms=["HS256"], audience=purpose,
+                          options={"verify_exp": False, "require": ["exp", "iat", "aud"]})
+    except jwt.InvalidTokenError:
+        return None
+
+
 def bearer_for(team_id: str, member_id: str, generation: str | None) -> str:
     """`generation` is the member's: a deleted then re-created member id doesn't revive old tokens."""
     return sign(BEARER, {"team": team_id, "sub": member_id, "gen": generation})

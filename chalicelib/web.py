@@ -206,7 +206,11 @@ def caller(request, team_id: str) -> dict:
 # --- list cursors -------------------------------------------------------------------------------------------
 
 def cursor_in(request) -> dict | None:
-    token = query(request, "next")
+    return decode_cursor(query(request, "next"))
+
+
+def decode_cursor(token: str | None, field: str = "next") -> dict | None:
+    """A `next` cursor from a query string or a body (`field` names it in the 400)."""
     if not token:
         return None
     try:
@@ -217,7 +221,7 @@ def cursor_in(request) -> dict | None:
             raise ValueError
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("next is not a cursor this API returned", field="next") from None
+        raise BadRequest(f"{field} is not a cursor this API returned", field=field) from None
 
 
 def page_out(result: dict) -> dict:

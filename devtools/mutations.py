@@ -85,6 +85,19 @@ MUTATIONS = [
      "            _duplicate(team_id, request.lock_key, received)\n"
      "            return {\"request_id\": Marker.get(request.lock_key).value, \"status\": AWAITING}",
      "tests/test_lockout.py -k existing_request_id"),
+    # issue 7 (security review)
+    ("data.csv cells never start a formula", "chalicelib/exports.py",
+     "    return [\"'\" + cell if cell.startswith(_FORMULA_STARTS) else cell for cell in cells]", "    return cells",
+     "tests/test_rights.py -k csv"),
+    ("labels refuse control and invisible characters", "chalicelib/text.py",
+     "        if unicodedata.category(char) not in _REFUSED_IN_LABELS:", "        if True:",
+     "tests/test_text.py -k filename"),
+    ("log records keep their arguments for other filters", "chalicelib/logsafe.py",
+     "        record.args = _scrub_args(record.args)", "        record.msg, record.args = record.getMessage(), ()",
+     "tests/test_logsafe.py -k chalice"),
+    ("deployed stages refuse a weak secret", "chalicelib/config.py",
+     "        reason = weak_secret_reason(secret)", "        reason = None",
+     "tests/test_config.py tests/test_stages.py -k secret"),
 ]
 
 

@@ -212,7 +212,8 @@ QUERY = {
              "description": "The `next` cursor of the previous page."},
     "client_email": {"name": "client_email", "in": "query", "required": False,
                      "schema": {"type": "string", "format": "email"},
-                     "description": "Only this client's dossiers (matched case-insensitively)."},
+                     "description": "Only this client's dossiers (matched case-insensitively). The address then "
+                                    "lands in access logs: POST /teams/{team_id}/dossiers/search keeps it out."},
     "overdue": {"name": "overdue", "in": "query", "required": False, "schema": {"type": "boolean"},
                 "description": "`true`: only open, verified requests past their due date."},
     "due_before": {"name": "due_before", "in": "query", "required": False,
@@ -251,6 +252,11 @@ OPERATIONS = {
     ("GET", "/teams/{team_id}/dossiers"): Op(
         "List the team's dossiers, newest first", {200: "DossierList"}, ADMIN, query=("client_email", "next"),
         bearer=True),
+    ("POST", "/teams/{team_id}/dossiers/search"): Op(
+        "One client's dossiers, the address in the body (kept out of URLs and access logs)", {200: "DossierList"},
+        ADMIN + (413,), body="dossier_search", bearer=True,
+        description="The same answer and paging as `GET /teams/{team_id}/dossiers?client_email=`; pass the "
+                    "answer's `next` back in the body's `next`."),
     ("GET", "/teams/{team_id}/dossiers/{dossier_id}"): Op(
         "One dossier", {200: "Dossier"}, ADMIN, bearer=True),
     ("PATCH", "/teams/{team_id}/dossiers/{dossier_id}"): Op(
@@ -315,6 +321,7 @@ ANNOTATION_KEYWORDS = ("format", "contentEncoding", "description")
 BODY_ANNOTATIONS = {
     ("member_put", "email"): {"format": "email"},
     ("dossier_create", "client_email"): {"format": "email"},
+    ("dossier_search", "client_email"): {"format": "email"},
     ("portal_request", "email"): {"format": "email"},
     ("consent_withdraw", "email"): {"format": "email"},
     ("document_create", "content_base64"): {"contentEncoding": "base64",

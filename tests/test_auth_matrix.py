@@ -16,6 +16,7 @@ ROUTES = [
     ("PATCH", "/teams/{team}/privacy/settings", {"consent_capture_enabled": True}),
     ("POST", "/teams/{team}/dossiers", {"client_email": "c@client.example", "title": "t"}),
     ("GET", "/teams/{team}/dossiers", None),
+    ("POST", "/teams/{team}/dossiers/search", {"client_email": "alice@client.example"}),
     ("GET", "/teams/{team}/dossiers/{dossier}", None),
     ("PATCH", "/teams/{team}/dossiers/{dossier}", {"title": "changed"}),
     ("POST", "/teams/{team}/dossiers/{dossier}/documents", {"filename": "a.txt", "content_base64": "YQ=="}),

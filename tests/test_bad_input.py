@@ -25,6 +25,7 @@ BODY_ROUTES = [
     ("put_member", "PUT", "/teams/{team}/members/newbie", True),
     ("patch_settings", "PATCH", "/teams/{team}/privacy/settings", True),
     ("create_dossier", "POST", "/teams/{team}/dossiers", True),
+    ("search_dossiers", "POST", "/teams/{team}/dossiers/search", True),
     ("add_document", "POST", "/teams/{team}/dossiers/{dossier}/documents", True),
     ("submit_request", "POST", "/portal/{team}/privacy/requests", False),
     ("execute", "POST", "/teams/{team}/privacy/requests/{request}/execute", True),
@@ -34,6 +35,7 @@ VALID = {
     "put_member": {"email": "n@team.example", "name": "N", "role": "member"},
     "patch_settings": {"consent_capture_enabled": True},
     "create_dossier": {"client_email": "carol@client.example", "title": "T", "fields": {}},
+    "search_dossiers": {"client_email": "alice@client.example"},
     "add_document": {"filename": "a.pdf", "content_base64": base64.b64encode(b"x").decode()},
     "submit_request": {"email": "carol@client.example", "type": "erasure"},
     "execute": {"confirm": True},
@@ -86,6 +88,12 @@ WRONG = {
         {"client_email": ["carol@client.example"], "title": "T"},
         {"client_email": "carol@client.example", "title": "T", "owner": "me"},
     ],
+    "search_dossiers": [
+        {},
+        {"client_email": ["alice@client.example"]},
+        {"client_email": "alice@client.example", "next": {"S": "x"}},
+        {"client_email": "alice@client.example", "team_id": "t_other"},
+    ],
     "add_document": [
         {"filename": "a.pdf"},
         {"content_base64": "eA=="},
@@ -116,7 +124,8 @@ WRONG = {
 
 INVALID_EMAILS = ["not-an-email", "alice@", "@client.example", "alice@@client.example", "alice client@example.com",
                   "", "   ", "alice@client..example"]
-EMAIL_FIELD = {"put_member": "email", "create_dossier": "client_email", "submit_request": "email"}
+EMAIL_FIELD = {"put_member": "email", "create_dossier": "client_email", "search_dossiers": "client_email",
+               "submit_request": "email"}
 
 
 def path_for(template, world):

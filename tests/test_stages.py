@@ -11,13 +11,28 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
-def routes_of(stage: str) -> set[str]:
+STRONG_SECRET = "Vq3xT9pL0sZkR7wYb2NcHf5UjM8eGd4A-_aQ1iWoE6"  # as secrets.token_urlsafe would make it
+
+
+def import_app(stage: str, **changes) -> subprocess.CompletedProcess:
+    """`import app` in a fresh interpreter with the stage's environment (and `changes`; None unsets)."""
     env = dict(os.environ)
     env.update(CONFIG["environment_variables"])
     env.update(CONFIG["stages"][stage]["environment_variables"])
     env.setdefault("REQUESTS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x")
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     code = "import app, json; print(json.dumps(sorted(app.app.routes)))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def routes_of(stage: str) -> set[str]:
+    out = import_app(stage)
+    assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -65,3 +80,41 @@ def test_readme_deployment_section_names_every_index_the_models_query():
         assert model.Meta.table_name.replace("-local-", "-dev-") in deploying
         for index in model._indexes.values():
             assert f'"IndexName": "{index.Meta.index_name}"' in deploying, index.Meta.index_name
+
+
+# --- the token secret of a deployed stage ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_deployed_function_refuses_to_start_with_the_committed_placeholder_secret(stage):
+    assert CONFIG["stages"][stage]["environment_variables"]["TOKEN_SECRET"] == "replace-me-with-a-long-random-secret"
+    out = import_app(stage, AWS_LAMBDA_FUNCTION_NAME=f"privacy-desk-{stage}")
+    assert out.returncode != 0
+    assert "TOKEN_SECRET" in out.stderr and "placeholder" in out.stderr
+
+
+def test_a_deployed_function_starts_with_a_strong_secret():
+    out = import_app("dev", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-dev", TOKEN_SECRET=STRONG_SECRET)
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_deployed_function_refuses_to_start_with_a_weak_log_hash_key():
+    out = import_app("dev", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-dev", TOKEN_SECRET=STRONG_SECRET,
+                     LOG_HASH_KEY="logs")
+    assert out.returncode != 0 and "LOG_HASH_KEY" in out.stderr
+
+
+def test_packaging_a_deployed_stage_outside_lambda_still_imports_the_app():
+    """`chalice package --stage dev` (make package-check) imports app.py with the committed placeholder."""
+    out = import_app("dev")
+    assert out.returncode == 0, out.stderr
+
+
+def test_the_local_stage_refuses_to_run_inside_lambda():
+    """Its secret is in the repository and its /_dev routes show every email: it must never be deployed."""
+    out = import_app("local", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-local")
+    assert out.returncode != 0 and "local" in out.stderr
+
+
+def test_a_function_without_a_stage_name_counts_as_local_and_refuses_to_run_inside_lambda():
+    out = import_app("dev", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-dev", STAGE=None, TOKEN_SECRET=STRONG_SECRET)
+    assert out.returncode != 0

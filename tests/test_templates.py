@@ -49,6 +49,9 @@ PAGES = {
     "error": {"reason": "expired"},
     "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok"},
 }
+# Every key a request's result may hold (execution.py's runners, exports.build).
+RESULT_KEYS = ("dossiers_deleted", "documents_deleted", "exports_deleted", "dossiers", "documents", "bytes",
+               "dossiers_restricted", "dossiers_updated")
 EMAILS = [name for name in templating.email_names() if not name.startswith("_")]  # `_layout` is not an email
 PAGE_NAMES = [name for name in templating.page_names() if not name.startswith("_")]
 
@@ -61,8 +64,7 @@ def sample_request(request_type: str = "erasure", status: str = "completed", **c
         "original_due_at": "2026-02-01T10:00:00Z", "extension_months": 1, "extension_reason": f"Many files {EVIL}",
         "verified_at": "2026-01-01T10:05:00Z", "started_at": "2026-01-20T09:00:00Z",
         "completed_at": "2026-01-20T09:01:00Z", "executed_by": "dpo",
-        "result": {"dossiers_deleted": 2, "documents_deleted": 5, "dossiers": 2, "documents": 5,
-                   "dossiers_restricted": 2, "dossiers_updated": 2},
+        "result": {key: 2 for key in RESULT_KEYS},
         "progress": {}, "failure_reason": "boom", "note": f"Address fixed {EVIL}",
         "denial_reason": f"Manifestly unfounded {EVIL}", "overdue": False,
     }
@@ -149,6 +151,20 @@ def test_every_type_and_status_has_a_label(locale):
     assert str(module.status_label("<b>")) == "&lt;b&gt;"  # an unknown code is still escaped
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("key", [k for k in RESULT_KEYS if k != "bytes"])
+def test_every_result_key_has_a_label(key, locale):
+    assert str(labels(locale).result_summary({key: 2})) not in ("", f"2 {key}")
+
+
+@pytest.mark.parametrize("locale, size, expected", [
+    ("en", 900, "export of 900 bytes"), ("en", 1399, "export of 1.4 KB"), ("en", 5_400_000, "export of 5.1 MB"),
+    ("fr", 900, "export de 900 octets"), ("fr", 1399, "export de 1,4 Ko"), ("fr", 5_400_000, "export de 5,1 Mo"),
+])
+def test_the_size_of_an_export_reads_in_units(locale, size, expected):
+    assert str(labels(locale).result_summary({"bytes": size})) == expected
+
+
 @pytest.mark.parametrize("locale, expected", [("en", "1 January 2026"), ("fr", "1er janvier 2026")])
 def test_dates_read_naturally(locale, expected):
     assert str(labels(locale).date("2026-01-01T10:00:00Z")) == expected
@@ -198,7 +214,8 @@ def test_page_differs_between_languages(name):
         f"pages/{name}.html", "fr", **values)
 
 
-ERROR_REASONS = ("missing", "invalid", "expired", "used", "revoked", "not_found", "failed", "export_expired")
+ERROR_REASONS = ("missing", "invalid", "expired", "used", "revoked", "not_found", "failed", "export_expired",
+                 "cancelled", "denied", "in_progress")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -218,7 +235,7 @@ def test_error_page_has_its_own_words_for_each_reason(locale):
 def test_action_page_asks_for_a_note_only_when_needed(needs_note, locale):
     html = templating.render("pages/action.html", locale, **{**page_values("action"), "needs_note": needs_note,
                                                              "request": sample_request("rectification", "pending")})
-    assert ('<textarea id="note" name="note" rows="5" cols="60" required>' in html) is needs_note
+    assert ('<textarea id="note" name="note" rows="5" cols="60" maxlength="2000" required>' in html) is needs_note
     assert '<form method="post">' in html
 
 
@@ -226,6 +243,20 @@ def test_action_page_asks_for_a_note_only_when_needed(needs_note, locale):
 def test_action_page_without_execution_has_no_form(locale):
     html = templating.render("pages/action.html", locale, **{**page_values("action"), "executable": False})
     assert "<form" not in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("executable", [True, False])
+@pytest.mark.parametrize("request_type", TYPES)
+def test_action_page_names_the_team_for_every_type(request_type, executable, locale):
+    values = {**page_values("action", type=request_type), "executable": executable, "team_name": "Zephyr Loans"}
+    assert "Zephyr Loans" in templating.render("pages/action.html", locale, **values)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_action_done_page_names_the_team(locale):
+    values = {**page_values("action_done"), "team_name": "Zephyr Loans"}
+    assert "Zephyr Loans" in templating.render("pages/action_done.html", locale, **values)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

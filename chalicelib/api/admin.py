@@ -1,8 +1,9 @@
 """Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
 from chalice import Blueprint
 
-from .. import dossiers, execution, privacy_requests, settings, teams
-from ..web import DOCUMENT_LIMIT, body, caller, cursor_in, endpoint, json_response, member, optional_body, page_out, query
+from .. import dossiers, execution, privacy_requests, settings, teams, text
+from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, endpoint, json_response, member,
+                   optional_body, page_out, query)
 
 bp = Blueprint(__name__)
 
@@ -12,6 +13,7 @@ bp = Blueprint(__name__)
 def put_member(team_id, member_id):
     request = bp.current_request
     member(request, team_id, admin=True)
+    text.check_label(member_id, "member_id")  # shown as who acted (executed_by, history)
     saved, created = teams.upsert_member(team_id, member_id, body(request))
     return json_response(saved, 201 if created else 200)
 
@@ -61,6 +63,14 @@ def list_dossiers(team_id):
     member(request, team_id)
     return json_response(page_out(dossiers.list_dossiers(team_id, query(request, "client_email"),
                                                          cursor_in(request))))
+
+
+@bp.route("/teams/{team_id}/dossiers/search", methods=["POST"])
+@endpoint
+def search_dossiers(team_id):
+    request = bp.current_request
+    member(request, team_id)
+    return json_response(page_out(dossiers.search_dossiers(team_id, body(request), decode_cursor)))
 
 
 @bp.route("/teams/{team_id}/dossiers/{dossier_id}", methods=["GET"])

@@ -76,5 +76,5 @@ def action_confirm(token):
     try:
         note = form(bp.current_request).get("note")
     except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
-        return page(exc.status, portal.error_page(exc, None))
+        return page(exc.status, actions.refused(token, exc))
     return page(*actions.confirm(token, note))
