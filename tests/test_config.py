@@ -48,12 +48,12 @@ def test_the_local_stage_keeps_its_local_secret(stage):
 def test_no_token_is_signed_with_a_weak_secret_in_a_deployed_stage(stage):
     stage("dev", "replace-me-with-a-long-random-secret")
     with pytest.raises(config.WeakSecret):
-        tokens.bearer_for("t_1", "m_1")
+        tokens.bearer_for("t_1", "m_1", "g_1")
 
 
 def test_no_token_is_accepted_with_a_weak_secret_in_a_deployed_stage(stage):
     stage("local", "replace-me-with-a-long-random-secret")
-    token = tokens.bearer_for("t_1", "m_1")  # signed with the placeholder, as an attacker would
+    token = tokens.bearer_for("t_1", "m_1", "g_1")  # signed with the placeholder, as an attacker would
     stage("dev", "replace-me-with-a-long-random-secret")
     with pytest.raises(config.WeakSecret):
         tokens.read(token, tokens.BEARER)

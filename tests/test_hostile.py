@@ -10,7 +10,7 @@ def raw(headers: str) -> bytes:
 
 
 def test_what_the_mailer_writes_for_a_plain_address_passes():
-    message = mailer.build(["alice@client.example"], "Your request", "text", "<p>html</p>").as_bytes()
+    message = mailer.build(["alice@client.example"], "Your request", "text", "<p>html</p>")
     assert hostile.problems(message, ["alice@client.example"], MEANT) == []
 
 
