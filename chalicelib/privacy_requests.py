@@ -35,8 +35,6 @@ LINK_LIFETIME = tokens.LIFETIMES[tokens.VERIFY]
 MAX_VERIFICATION_SENDS = 4  # verification emails per request in any rolling LINK_LIFETIME
 # However often it is re-sent, an unverified request stops being extended this long after it was received.
 UNVERIFIED_LIFETIME = dt.timedelta(days=7)
-# An execution that has been in_progress this long died with its Lambda (timeout, crash): it may be resumed.
-STALE_EXECUTION = dt.timedelta(minutes=15)
 PAGE_SIZE = 25
 OPEN_DUE = "open"
 MAX_EXTENSION_MONTHS = 2
@@ -321,10 +319,10 @@ def _and(left, right):
 
 # --- transitions used by execution ---------------------------------------------------------------------------
 
-def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
-    """pending|failed → in_progress, exactly once however many clicks race for it."""
+def start(item: PrivacyRequest, actor: str, extra: list | None = None) -> PrivacyRequest:
+    """pending|failed → in_progress, exactly once however many clicks race for it. An in_progress request is
+    never claimed again by a click: its worker carries on, and a dead worker is replaced automatically."""
     now = clock.now()
-    stale = clock.iso(now - STALE_EXECUTION)
     try:
         item.update(actions=[
             PrivacyRequest.status.set(IN_PROGRESS),
@@ -333,8 +331,8 @@ def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
             PrivacyRequest.executed_by.set(actor),
             PrivacyRequest.failure_reason.remove(),
             record("execution_started", actor),
-        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE)
-            | ((PrivacyRequest.status == IN_PROGRESS) & (PrivacyRequest.started_at < stale)))
+            *(extra or []),
+        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE))
     except UpdateError as exc:
         if condition_failed(exc):
             current = get_item(item.team_id, item.request_id, consistent=True)
@@ -350,6 +348,7 @@ def record_progress(item: PrivacyRequest, progress: dict) -> None:
 
 def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
     actions = [PrivacyRequest.status.set(FAILED), PrivacyRequest.team_status.set(f"{item.team_id}#{FAILED}"),
+               PrivacyRequest.chore.remove(), PrivacyRequest.chore_at.remove(), PrivacyRequest.lease_until.remove(),
                PrivacyRequest.failure_reason.set(reason[:1000]), record("execution_failed", item.executed_by)]
     if progress is not None:
         actions.append(PrivacyRequest.progress.set(progress))
@@ -380,7 +379,8 @@ def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | 
     now = clock.now()
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
                PrivacyRequest.completed_at.set(clock.iso(now)), PrivacyRequest.open_due.remove(),
-               record(status, by or item.executed_by), *chore_on_close(item, status, now)]
+               record(status, by or item.executed_by), PrivacyRequest.lease_until.remove(),
+               *chore_on_close(item, status, now)]
     # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))

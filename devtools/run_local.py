@@ -89,9 +89,10 @@ def main() -> None:
 
 
 def run_worker(chalice) -> None:
-    """Poll the stream like Lambda's event source mapping: a batch that fails is retried until it passes."""
+    """Poll the stream like Lambda's event source mapping: a batch that fails is retried until it passes.
+    Between polls, run queued execution slices like the SQS event source would (executions.run_slices)."""
     from app import app, on_request_change  # noqa: F401 — the handler as deployed
-    from devtools import stack
+    from devtools import executions, stack
 
     from chalicelib import housekeeping
 
@@ -106,6 +107,7 @@ def run_worker(chalice) -> None:
                 housekeeping.run()
             except Exception as exc:  # noqa: BLE001 — the next round retries
                 print(f"housekeeping failed, will retry: {exc}", file=sys.stderr, flush=True)
+        executions.run_slices()
         if not pending:
             pending = reader.read()
         if pending:
