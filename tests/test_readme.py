@@ -49,6 +49,7 @@ EXPECTED_LANGS = ("", "json", "text")
 @dataclass
 class Block:
     line: int           # README line of the opening fence, for messages
+    closing: int        # index (from 0) of the closing fence's line
     heading: str        # the `###` heading it is under
     code: str
     expected: str | None = None               # the fenced block that follows it, if any
@@ -74,13 +75,13 @@ def walkthrough_blocks(text: str) -> list[Block]:
         elif line.startswith("### "):
             heading = line[4:]
         if section and line.startswith("```"):
-            lang = line[3:].strip()
-            body, i = _fence(lines, i)
+            lang, opening = line[3:].strip(), i
+            body, i = _fence(lines, opening)  # i: the closing fence
             if lang == "sh":
-                blocks.append(Block(i - len(body), heading, "\n".join(body) + "\n",
-                                    excerpts=_output_comments(body, i - len(body))))
-            elif lang in EXPECTED_LANGS and blocks and blocks[-1].expected is None and _follows(lines, blocks[-1], i - len(body) - 1):
-                blocks[-1].expected, blocks[-1].expected_line = "\n".join(body), i - len(body)
+                blocks.append(Block(opening + 1, i, heading, "\n".join(body) + "\n",
+                                    excerpts=_output_comments(body, opening + 2)))
+            elif lang in EXPECTED_LANGS and blocks and blocks[-1].expected is None and _follows(lines, blocks[-1], opening):
+                blocks[-1].expected, blocks[-1].expected_line = "\n".join(body), opening + 1
         i += 1
     missing = set(WALKTHROUGHS) - seen
     assert not missing, f"README.md has no heading {sorted(missing)}: rename it here too, or the test runs less"
@@ -98,12 +99,12 @@ def _fence(lines: list[str], start: int) -> tuple[list[str], int]:
 
 def _follows(lines: list[str], block: Block, opening: int) -> bool:
     """Whether the fence opening at index `opening` comes right after `block` (only blank lines between)."""
-    closing = block.line + block.code.count("\n")  # index of the sh block's closing fence
-    return all(not line.strip() for line in lines[closing + 1:opening])
+    return all(not line.strip() for line in lines[block.closing + 1:opening])
 
 
-def _output_comments(body: list[str], first_index: int) -> list[tuple[int, str]]:
-    """Comment lines right under a command (or under another such comment): what the command printed."""
+def _output_comments(body: list[str], first_line: int) -> list[tuple[int, str]]:
+    """Comment lines right under a command (or under another such comment): what the command printed, with
+    their README line numbers (`first_line` is the number of the body's first line)."""
     found, previous = [], "blank"
     for offset, line in enumerate(body):
         stripped = line.strip()
@@ -111,7 +112,7 @@ def _output_comments(body: list[str], first_index: int) -> list[tuple[int, str]]
             previous = "blank"
         elif stripped.startswith("#"):
             if previous in ("command", "output"):
-                found.append((first_index + offset + 1, stripped[1:].removeprefix(" ")))
+                found.append((first_line + offset, stripped[1:].removeprefix(" ")))
                 previous = "output"
             else:
                 previous = "prose"
@@ -235,13 +236,63 @@ def printed_lines(stack: LocalStack) -> dict[str, str]:
     printed = {"api": stack.api, "team_id": stack.team_id, "admin_token": stack.admin_token}
     deadline = time.monotonic() + 10
     while "aws" not in printed and time.monotonic() < deadline:
-        match = re.search(r"^aws: (.+)$", stack.log_tail(100_000), re.M)
+        match = re.search(r"^aws: (.+)$", stack.log_tail(10_000_000), re.M)
         if match:
             printed["aws"] = match.group(1)
         else:
             time.sleep(0.2)
     return printed
 
+
+# --- the rules above, as specifications (no stack needed) ------------------------------------------------------
+
+def test_what_varies_is_replaced_by_placeholders_on_both_sides():
+    readme = ('{"request_id":"r_01M8QBWGYESDGCTNZ7WGREVKC2","received_at":"2026-11-30T23:15:50Z"}  due 30 December 2026\n'
+              "http://127.0.0.1:8000/actions/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...")
+    real = ('{"request_id":"r_01M8RV4FC13CE2EFT6QVJRF30T","received_at":"2026-12-01T13:01:46Z"} due 1 January 2027\n'
+            "http://127.0.0.1:18431/actions/eyJhbGciOiJIUzI1NiJ9.eyJ0ZWFtIjoidF8wMSJ9.6j57lI9V9lquTUgW7N6OMlB8xq-1g7")
+    assert normalise(readme) == normalise(real) == (
+        '{"request_id":"r_<id>","received_at":"<time>"} due <day>\nhttp://127.0.0.1:<port>/actions/<token>')
+    assert normalise("le 1er janvier 2027, curl/8.5.0") == "le <day>, curl/<version>"
+    assert normalise('"completed"') != normalise('"pending"')
+
+
+def test_an_excerpt_is_its_pieces_in_the_order_shown():
+    real = '{"request_id":"r_01M8RV88H4AMEWMA8Y13FAD4EF","team_id":"t_01M8RV836V1167T53HN0T5YS44","type":"access",' \
+           '"status":"completed","result":{"bytes":1400}} → 200'
+    assert missing_pieces(['{"request_id":"r_01M8QCX1GHJR7MTZQZDXHEKNSG",...,"type":"access",...',
+                           '"result":{"bytes":...}} → 200'], real) == []
+    assert missing_pieces(['"type":"access"', '"request_id"'], real) == ['"request_id"']  # order matters
+    assert missing_pieces(['"type":"erasure"'], real) == ['"type":"erasure"']
+
+
+def test_comments_right_under_a_command_show_its_output_and_others_are_prose():
+    body = ["# prose at the start", "curl ...", "# 200", "#", "# ...", "", "# prose after a blank line", "echo"]
+    assert _output_comments(body, 1) == [(3, "200"), (4, ""), (5, "...")]
+
+
+def test_the_block_after_an_sh_block_is_its_output_and_the_first_block_gets_make_runs_values():
+    text = "\n".join([
+        WALKTHROUGHS[0], "", "```sh", 'API=http://127.0.0.1:8000  # the "api:" line',
+        'export MOTO_PORT=5555  # the port of the "aws:" line', "```", "", "```json", "{}", "```",
+        "### step", "```sh", "true", "```", "Text between.", "```", "not its output", "```",
+        WALKTHROUGHS[1], "## Deploying", "```sh", "not run", "```"])
+    first, second = walkthrough_blocks(text)
+    assert (first.expected, second.expected, second.heading) == ("{}", None, "step")
+    code, used = with_printed_values(first.code, {"api": "http://127.0.0.1:18431", "aws": "http://127.0.0.1:18432 (moto)"})
+    assert used == {"api", "aws"}
+    assert code.splitlines() == ['API=http://127.0.0.1:18431  # the "api:" line',
+                                 'export MOTO_PORT=18432  # the port of the "aws:" line']
+
+
+def test_one_session_carries_variables_and_functions_and_stops_at_the_first_failure(tmp_path):
+    outputs, stopped = run_session(["X=1; greet() { echo \"hello $1\"; }", "greet $X", "grep -q absent /dev/null",
+                                    "echo never"], tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert outputs == ["", "hello 1\n"]
+    assert stopped.startswith("block 2 stopped the session (exit status 1)")
+
+
+# --- the walk-throughs ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def stack():
