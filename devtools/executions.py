@@ -2,7 +2,10 @@
 embedded SQS and call the deployed handler with it and a Lambda context of the worker's configured timeout.
 
 As on AWS, a message whose slice raised is left in the queue and comes back after its visibility timeout;
-the watchdog (housekeeping) queues again what a dead slice dropped."""
+the watchdog (housekeeping) queues again what a dead slice dropped.
+
+`python -m devtools.executions` is the worker process that `make run` starts (and restarts if it dies, as
+Lambda would start a new container): it can be killed at any moment, like a Lambda that times out."""
 import json
 import pathlib
 import sys
@@ -12,9 +15,10 @@ from chalice.local import LambdaContext
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def worker_timeout_ms() -> int:
+def worker_timeout_ms(stage: str = "local") -> int:
+    """The worker's Lambda timeout as .chalice/config.json sets it for the stage (else top level, else 60 s)."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    scoped = config["stages"]["local"].get("lambda_functions", {}).get("execution_worker", {})
+    scoped = config["stages"][stage].get("lambda_functions", {}).get("execution_worker", {})
     seconds = scoped.get("lambda_timeout") or config.get("lambda_functions", {}).get(
         "execution_worker", {}).get("lambda_timeout") or 60
     return int(seconds) * 1000
@@ -45,3 +49,20 @@ def run_slices(limit: int = 20) -> int:
             continue
         aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return ran
+
+
+def main() -> None:
+    """The worker process: run queued slices until killed."""
+    import os
+    import time
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("REQUESTS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/x")
+    print(f"execution worker: pid {os.getpid()}", file=sys.stderr, flush=True)
+    while True:
+        if not run_slices():
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -205,7 +205,7 @@ def test_purge_killed_mid_way_keeps_its_progress_and_resumes_without_a_click(api
     assert state["progress"]["dossiers_deleted"] == 2 and len(state["progress"]["in_flight"]["ids"]) == 2
     assert execute(api, team, request_id).status_code == 409  # still alive as far as anyone can tell
     monkeypatch.setattr(purge, "_delete", real_delete)
-    later = clock.now() + execution.LEASE + dt.timedelta(minutes=1)
+    later = clock.now() + execution.lease() + dt.timedelta(minutes=1)
     monkeypatch.setattr(clock, "now", lambda: later)
     housekeeping.run()  # the watchdog: no human click
     api.work()
