@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from . import clock, config, emails, ids, ratelimit, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
-from .models import Marker, PrivacyRequest
+from .models import Marker, PrivacyRequest, TeamSettings
 from .teams import require_team
 
 AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED = (
@@ -132,7 +132,8 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
     """Record a submission. The answer is the same receipt whatever already exists for this address (a new
     request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
     used to learn who has a request."""
-    require_team(team_id)
+    if not ids.plausible(team_id):
+        raise NotFound("team does not exist")
     address = emails.normalise(email)
     ratelimit.check_source(source_ip)
     received = clock.now()
@@ -153,11 +154,16 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
                   expires_at=links_expire)
     try:
         with TransactWrite(connection=connection()) as tx:
+            # The team's existence is checked here rather than read before: one call instead of two.
+            tx.condition_check(TeamSettings, team_id, condition=TeamSettings.team_id.exists())
             # A lock whose request's links have all expired doesn't block a new request: it starts afresh.
             tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
             tx.save(request, condition=PrivacyRequest.request_id.does_not_exist())
     except TransactWriteError as exc:
-        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        codes = cancellation_codes(exc)
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            raise NotFound(f"team {team_id} does not exist") from None
+        if codes[1:2] == ["ConditionalCheckFailed"]:
             _duplicate(team_id, request.lock_key, received)
             return receipt
         if transaction_conflict(exc):
