@@ -89,7 +89,9 @@ class Export(Runner):
 
     @staticmethod
     def run(item, data, progress):
-        return exports.build(item, progress)
+        # One synchronous call for now: never asked to stop; each uploaded part is recorded, so a failed run
+        # executed again resumes from its last part.
+        return exports.build(item, progress, lambda p: pr.record_progress(item, p), lambda: False)
 
 
 class Rectification(Runner):
