@@ -35,6 +35,7 @@ A zip small enough for one part never creates an upload or work objects: it is w
 If the upload disappears (an erasure aborted it via `discard`, or the bucket's lifecycle rule did), or a
 source vanished or changed, the build starts again from a fresh plan: the archive always shows one moment's data.
 """
+import io
 import json
 import math
 import struct
@@ -264,27 +265,25 @@ class _Job:
     def _member(self, row, resuming: bool) -> None:
         name, source, method, crc, csize, size = row
         body = None
-        if method == STORED:
-            if not resuming:
-                body, self.size, self.etag = self._open(source)
-            csize = size = self.size
-        header = _info(name, method, self.time, crc or 0, csize, size, self.at).FileHeader(_zip64(csize))
-        data_start = self.at + len(header)
-        done = min(max(self.skip_to - data_start, 0), csize)  # data bytes already uploaded
-        if done == 0:
-            self.crc = 0
-        self.emit(header)
-        self.pos = max(self.pos, data_start + done)  # those bytes are neither read again nor emitted
-        if done < csize:
-            if body is None:
-                body = self._source(source, done, self.etag)
-            try:
-                for chunk in body:
+        try:
+            if method == STORED:
+                if not resuming:  # the size decides the header (zip64 or not): open the source first
+                    body, self.size, self.etag = self._open(source)
+                csize = size = self.size
+            header = _info(name, method, self.time, crc or 0, csize, size, self.at).FileHeader(_zip64(csize))
+            data_start = self.at + len(header)
+            done = min(max(self.skip_to - data_start, 0), csize)  # data bytes already uploaded
+            if done == 0:
+                self.crc = 0
+            self.emit(header)
+            self.pos = max(self.pos, data_start + done)  # those bytes are neither read again nor emitted
+            if done < csize:
+                body = body or self._source(source, done, self.etag)
+                for chunk in _chunks(body):
                     self.emit(chunk, data=method == STORED)  # a deflated member's CRC is of its inflated bytes
-            finally:
-                close = getattr(body, "close", None)
-                if close:
-                    close()
+        finally:
+            if hasattr(body, "close"):  # a slice may stop in the middle of a member
+                body.close()
         if self.pos != data_start + csize:
             raise _Restart()  # the source's length changed under us
         if method == STORED:
@@ -332,12 +331,11 @@ class _Job:
             if _code(exc) in ("NoSuchKey", "PreconditionFailed"):
                 raise _Restart() from exc
             raise
-        return _chunks(answer["Body"]), answer["ContentLength"], answer["ETag"]
+        return answer["Body"], answer["ContentLength"], answer["ETag"]
 
     def _source(self, source: str, start: int, etag: str | None):
         if source in self.blobs:
-            blob = memoryview(self.blobs[source])
-            return (blob[i:i + READ_CHUNK] for i in range(start, len(blob), READ_CHUNK))
+            return io.BytesIO(memoryview(self.blobs[source])[start:])
         args = {"Bucket": self.bucket, "Key": source}
         if start:
             args["Range"] = f"bytes={start}-"
@@ -349,7 +347,7 @@ class _Job:
             if _code(exc) in ("NoSuchKey", "PreconditionFailed", "InvalidRange"):
                 raise _Restart() from exc
             raise
-        return _chunks(answer["Body"])
+        return answer["Body"]
 
     def _part(self) -> None:
         if self.saved["upload"] is None:
@@ -474,7 +472,7 @@ class _Job:
                 raise _Restart() from exc
             raise
         rest = b""
-        for chunk in _chunks(body):
+        for chunk in _chunks(body):  # one line at a time: the manifest grows with the documents
             rest += chunk
             *lines, rest = rest.split(b"\n")
             for text in lines:
@@ -493,7 +491,9 @@ def _line(row: list) -> bytes:
 
 
 def _chunks(body):
+    """READ_CHUNK bytes at a time from a botocore StreamingBody or a file object."""
     try:
-        yield from body.iter_chunks(READ_CHUNK)
+        while chunk := body.read(READ_CHUNK):
+            yield chunk
     finally:
         body.close()

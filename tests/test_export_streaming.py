@@ -28,7 +28,7 @@ class WatchedS3:
     """The real S3 client; records each uploaded part's number and size, each GET, and can die after the Nth part."""
 
     def __init__(self, real, die_after_part: int | None = None):
-        self.real, self.die_after_part = real, die_after_part
+        self.real, self.die_after_part, self.die_after_completing = real, die_after_part, False
         self.parts: list[tuple[int, int]] = []
         self.gets: list[tuple[str, str | None]] = []
 
@@ -39,6 +39,12 @@ class WatchedS3:
         answer = self.real.upload_part(**kw)
         self.parts.append((kw["PartNumber"], len(kw["Body"])))
         if len(self.parts) == self.die_after_part:
+            raise Killed()
+        return answer
+
+    def complete_multipart_upload(self, **kw):
+        answer = self.real.complete_multipart_upload(**kw)
+        if self.die_after_completing:
             raise Killed()
         return answer
 
@@ -257,6 +263,35 @@ def test_a_build_killed_after_an_upload_resumes_from_its_last_saved_part(api, cl
     assert read_again["doc_0001"] == f"bytes={2 * MIB - header_bytes(documents, 0, 1)}-"  # from where part 1 ended
     archive = open_zip(whole)
     assert all(archive.read(path) == content for path, content in documents.items())
+
+
+def test_a_build_killed_once_s3_completed_the_zip_finishes_without_starting_over(api, client_team, s3,
+                                                                                 small_parts, frozen_clock):
+    seed_documents(client_team, SIZES)
+    item = access_request(api, client_team)
+    exports.build(item, {}, lambda p: None, lambda: False)
+    whole = stored_zip(item)
+    s3.parts.clear()
+    s3.die_after_completing, saved = True, []
+    with pytest.raises(Killed):
+        exports.build(item, {}, lambda p: saved.append(as_stored(p)), lambda: False)
+    s3.die_after_completing = False
+
+    result = exports.build(item, as_stored(saved[-1]), lambda p: None, lambda: False)
+
+    assert result["bytes"] == len(whole) and stored_zip(item) == whole
+    assert [n for n, _ in s3.parts] == [1, 2, 3]  # S3 forgot the upload's id; the object told it was done
+    assert api.s3_keys(exports.work_prefix(item.team_id, item.request_id)) == []
+
+
+def test_an_export_that_would_need_more_than_10000_parts_fails_rather_than_upload_a_broken_zip(
+        api, client_team, small_parts, monkeypatch):
+    monkeypatch.setattr(s3zip, "MAX_PARTS", 2)  # 10,000 parts of 5 MiB, in miniature
+    monkeypatch.setattr(s3zip, "part_size", lambda planned: s3zip.MIN_PART)  # as if the sizes were declared low
+    seed_documents(client_team, SIZES)
+    item = access_request(api, client_team)
+    with pytest.raises(s3zip.ExportTooLarge):
+        exports.build(item, {}, lambda p: None, lambda: False)
 
 
 def test_a_finished_export_leaves_no_upload_and_no_work_object(api, client_team, s3, small_parts):
