@@ -3,7 +3,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import config, housekeeping, logsafe, notifications, reminders
+from chalicelib import config, execution, housekeeping, logsafe, notifications, reminders
 from chalicelib.api import admin, public
 
 config.check_lambda_start()
@@ -21,6 +21,11 @@ if config.stage() == "local":
 @app.on_dynamodb_record(stream_arn=os.environ["REQUESTS_STREAM_ARN"], batch_size=25, starting_position="TRIM_HORIZON")
 def on_request_change(event):
     return notifications.handle_stream(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=os.environ.get("EXECUTION_QUEUE", "privacy-desk-executions"), batch_size=1)
+def execution_worker(event):
+    return execution.handle_messages([record.body for record in event], event.context.get_remaining_time_in_millis)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

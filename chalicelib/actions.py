@@ -56,7 +56,7 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
     except DomainError as exc:
         return exc.status, refused(token, exc)
     locale = settings.locale or templating.DEFAULT_LOCALE
-    return 200, templating.render("pages/action_done.html", locale, request=done,
+    return 202, templating.render("pages/action_done.html", locale, request=done,
                                   team_name=settings.team_name or item.team_id)
 
 

@@ -23,3 +23,13 @@ def ses():
 
 def s3():
     return client("s3")
+
+
+def sqs():
+    return client("sqs")
+
+
+@functools.lru_cache(maxsize=None)
+def queue_url(name: str) -> str:
+    """Resolved once per container: a warm Lambda sends with one call, not two."""
+    return sqs().get_queue_url(QueueName=name)["QueueUrl"]

@@ -13,6 +13,8 @@ DEFAULTS = {
     "REQUESTS_TABLE": "privacy-desk-requests",
     "MARKERS_TABLE": "privacy-desk-markers",
     "DOCUMENTS_BUCKET": "privacy-desk-documents",
+    "EXECUTION_QUEUE": "privacy-desk-executions",
+    "EXECUTION_LEASE_SECONDS": "360",
     "SENDER_EMAIL": "privacy@privacy-desk.example",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "PORTAL_TAGGED_INBOX_PER_DAY": "10",

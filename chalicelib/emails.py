@@ -11,8 +11,6 @@ wrong person's data is the one thing this module must never do. Rate limits and 
 an inbox rather than identify a client, use `inbox()` instead, which drops the plus-tag."""
 import re
 
-from email_validator import EmailNotValidError, validate_email
-
 from . import config, ids
 from .errors import BadRequest
 
@@ -30,6 +28,8 @@ def normalise(address: str, field: str = "email") -> str:
                          field=field)
     if any(ord(c) < 0x20 or ord(c) == 0x7f for c in candidate):
         raise BadRequest(f"{field} must not contain control characters (line breaks, tabs, NUL)", field=field)
+    from email_validator import EmailNotValidError, validate_email  # on first use: it weighs on cold starts
+
     try:
         local, _, _domain = candidate.rpartition("@")
         if any(ord(c) > 0x7f for c in local):

@@ -1,4 +1,8 @@
-"""Housekeeping of closed requests, run every few minutes: the erasure's follow-up sweep, then pseudonymisation.
+"""Housekeeping, run every few minutes: the execution watchdog, the erasure's follow-up sweep, then
+pseudonymisation of closed requests.
+
+0. **Watchdog.** An execution whose worker died or whose next slice was never queued is queued again
+   (execution.requeue_stalled): no request stays in_progress for want of a click.
 
 1. **Sweep.** Erasure finds a client's dossiers through the `by_client` index, which DynamoDB keeps eventually
    consistent: a dossier written seconds before the erasure may not be in it yet. So a completed erasure is
@@ -20,7 +24,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, emails, exports, purge
+from . import clock, emails, execution, exports, purge
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import PrivacyRequest
@@ -33,7 +37,7 @@ BATCH = 50  # chores per kind per run; the schedule comes back for the rest
 
 def run(now: dt.datetime | None = None) -> dict:
     now = now or clock.now()
-    done = {"swept": 0, "scrubbed": 0}
+    done = {"swept": 0, "scrubbed": 0, "requeued": execution.requeue_stalled(now)}
     for item in PrivacyRequest.by_chore.query(SWEEP, PrivacyRequest.chore_at <= clock.iso(now), limit=BATCH):
         done["swept"] += sweep(item, now)
     for item in PrivacyRequest.by_chore.query(SCRUB, PrivacyRequest.chore_at <= clock.iso(now), limit=BATCH):
@@ -42,8 +46,8 @@ def run(now: dt.datetime | None = None) -> dict:
 
 
 def sweep(item: PrivacyRequest, now: dt.datetime) -> int:
-    found = purge.erase_client(item.team_id, item.email, {}, lambda _progress: None,
-                               created_until=item.completed_at)
+    found: dict = {}
+    purge.erase_client(item.team_id, item.email, found, lambda _progress: None, created_until=item.completed_at)
     exports_deleted = exports.erase_client_exports(item.team_id, item.email)
     result = {"at": clock.iso(now), "dossiers_deleted": found["dossiers_deleted"],
               "documents_deleted": found["documents_deleted"], "exports_deleted": exports_deleted}

@@ -191,6 +191,8 @@ class PrivacyRequest(Model):
     executed_by = UnicodeAttribute(null=True)
     result = JSONAttribute(null=True)
     progress = JSONAttribute(null=True)
+    # While a worker slice runs: the time until which it holds the request (see execution.work).
+    lease_until = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
     denial_reason = UnicodeAttribute(null=True)

@@ -74,7 +74,31 @@ def handle_record(record: dict) -> int:
     new = _image(images.get("NewImage"))
     if new is None:
         return 0  # REMOVE (TTL expiry of an unverified request): nothing to tell anyone
-    return sum(deliver(event) for event in events_for(old, new))
+    events = events_for(old, new)
+    if not events:
+        return 0
+    # One fresh read of the request, one batch read of the markers and one of the team's settings serve every
+    # event of the record (a pending record has two: the officer's email and the client's receipt).
+    current = _current(new)
+    if current is None:
+        return 0
+    relevant = [event for event in events if _still_relevant(event, current)]
+    sent = sent_markers([event.marker for event in relevant])
+    settings: list = []
+
+    def team():
+        if not settings:
+            settings.append(teams.require_team(current.team_id))
+        return settings[0]
+
+    count = 0
+    for event in relevant:
+        if event.marker in sent:
+            continue
+        count += send_once(event.marker, lambda event=event: compose(event, current, team()), item=current,
+                           name=event.name, checked=True)
+        log.info("sent %s for request %s", event.name, current.request_id)
+    return count
 
 
 def _image(raw: dict | None) -> PrivacyRequest | None:
@@ -114,11 +138,11 @@ def deliver(event: Event) -> int:
     return count
 
 
-def send_once(marker: str, messages, item: PrivacyRequest | None = None, name: str = "") -> int:
-    """Send what `messages()` composes unless `marker` says it was sent; mark it after sending (see above).
-
-    A message that can never be sent is recorded on `item` and skipped; the others still go."""
-    if already_sent(marker):
+def send_once(marker: str, messages, item: PrivacyRequest | None = None, name: str = "", checked: bool = False) -> int:
+    """Send what `messages()` composes unless `marker` says it was sent (`checked`: the caller just read it);
+    mark it after sending (see above). A message that can never be sent is recorded on `item` and skipped; the
+    others still go."""
+    if not checked and already_sent(marker):
         return 0
     count = 0
     try:
@@ -193,6 +217,13 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
     return True
 
 
+def sent_markers(keys: list[str]) -> set[str]:
+    """Which of these emails were already sent: one consistent BatchGetItem for up to 100 markers."""
+    if not keys:
+        return set()
+    return {marker.pk for marker in Marker.batch_get(list(dict.fromkeys(keys)), consistent_read=True)}
+
+
 def already_sent(key: str) -> bool:
     try:
         Marker.get(key, consistent_read=True)
@@ -212,8 +243,8 @@ def mark_sent(key: str) -> None:
 
 # --- composing ------------------------------------------------------------------------------------------------
 
-def compose(event: Event, item: PrivacyRequest) -> list[tuple[str, dict]]:
-    settings = teams.require_team(item.team_id)
+def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str, dict]]:
+    settings = settings or teams.require_team(item.team_id)
     team_locale = settings.locale or templating.DEFAULT_LOCALE
     client_locale = templating.pick_locale(item.locale, team_locale)
     common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}

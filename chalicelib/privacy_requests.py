@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from . import clock, config, emails, ids, ratelimit, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
-from .models import Marker, PrivacyRequest
+from .models import Marker, PrivacyRequest, TeamSettings
 from .teams import require_team
 
 AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED = (
@@ -35,8 +35,6 @@ LINK_LIFETIME = tokens.LIFETIMES[tokens.VERIFY]
 MAX_VERIFICATION_SENDS = 4  # verification emails per request in any rolling LINK_LIFETIME
 # However often it is re-sent, an unverified request stops being extended this long after it was received.
 UNVERIFIED_LIFETIME = dt.timedelta(days=7)
-# An execution that has been in_progress this long died with its Lambda (timeout, crash): it may be resumed.
-STALE_EXECUTION = dt.timedelta(minutes=15)
 PAGE_SIZE = 25
 OPEN_DUE = "open"
 MAX_EXTENSION_MONTHS = 2
@@ -134,7 +132,8 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
     """Record a submission. The answer is the same receipt whatever already exists for this address (a new
     request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
     used to learn who has a request."""
-    require_team(team_id)
+    if not ids.plausible(team_id):
+        raise NotFound("team does not exist")
     address = emails.normalise(email)
     ratelimit.check_source(source_ip)
     received = clock.now()
@@ -155,11 +154,16 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
                   expires_at=links_expire)
     try:
         with TransactWrite(connection=connection()) as tx:
+            # The team's existence is checked here rather than read before: one call instead of two.
+            tx.condition_check(TeamSettings, team_id, condition=TeamSettings.team_id.exists())
             # A lock whose request's links have all expired doesn't block a new request: it starts afresh.
             tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
             tx.save(request, condition=PrivacyRequest.request_id.does_not_exist())
     except TransactWriteError as exc:
-        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        codes = cancellation_codes(exc)
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            raise NotFound(f"team {team_id} does not exist") from None
+        if codes[1:2] == ["ConditionalCheckFailed"]:
             _duplicate(team_id, request.lock_key, received)
             return receipt
         if transaction_conflict(exc):
@@ -321,10 +325,10 @@ def _and(left, right):
 
 # --- transitions used by execution ---------------------------------------------------------------------------
 
-def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
-    """pending|failed → in_progress, exactly once however many clicks race for it."""
+def start(item: PrivacyRequest, actor: str, extra: list | None = None) -> PrivacyRequest:
+    """pending|failed → in_progress, exactly once however many clicks race for it. An in_progress request is
+    never claimed again by a click: its worker carries on, and a dead worker is replaced automatically."""
     now = clock.now()
-    stale = clock.iso(now - STALE_EXECUTION)
     try:
         item.update(actions=[
             PrivacyRequest.status.set(IN_PROGRESS),
@@ -333,8 +337,8 @@ def start(item: PrivacyRequest, actor: str) -> PrivacyRequest:
             PrivacyRequest.executed_by.set(actor),
             PrivacyRequest.failure_reason.remove(),
             record("execution_started", actor),
-        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE)
-            | ((PrivacyRequest.status == IN_PROGRESS) & (PrivacyRequest.started_at < stale)))
+            *(extra or []),
+        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE))
     except UpdateError as exc:
         if condition_failed(exc):
             current = get_item(item.team_id, item.request_id, consistent=True)
@@ -350,6 +354,7 @@ def record_progress(item: PrivacyRequest, progress: dict) -> None:
 
 def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
     actions = [PrivacyRequest.status.set(FAILED), PrivacyRequest.team_status.set(f"{item.team_id}#{FAILED}"),
+               PrivacyRequest.chore.remove(), PrivacyRequest.chore_at.remove(), PrivacyRequest.lease_until.remove(),
                PrivacyRequest.failure_reason.set(reason[:1000]), record("execution_failed", item.executed_by)]
     if progress is not None:
         actions.append(PrivacyRequest.progress.set(progress))
@@ -380,7 +385,8 @@ def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | 
     now = clock.now()
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
                PrivacyRequest.completed_at.set(clock.iso(now)), PrivacyRequest.open_due.remove(),
-               record(status, by or item.executed_by), *chore_on_close(item, status, now)]
+               record(status, by or item.executed_by), PrivacyRequest.lease_until.remove(),
+               *chore_on_close(item, status, now)]
     # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))

@@ -5,8 +5,6 @@ A rejection names the field: `fastjsonschema` reports paths such as `data.fields
 """
 import functools
 
-import fastjsonschema
-
 from . import text
 from .errors import BadRequest
 
@@ -178,13 +176,21 @@ def _check_fields(fields: dict, path: str) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _validator(name: str):
+    import fastjsonschema  # imported (and each schema compiled) on first use: light cold starts
+
     return fastjsonschema.compile(SCHEMAS[name])
 
 
 def validate(name: str, body) -> dict:
     try:
         data = _validator(name)(body)
-    except fastjsonschema.JsonSchemaValueException as exc:
+    except _invalid() as exc:
         raise BadRequest(exc.message.replace("data", "body", 1), field=exc.name.replace("data", "body", 1)) from None
     _check_text(name, data)
     return data
+
+
+def _invalid():
+    from fastjsonschema import JsonSchemaValueException
+
+    return JsonSchemaValueException

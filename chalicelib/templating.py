@@ -5,15 +5,15 @@ a missing variable into an error instead of a silently blank sentence."""
 import functools
 import os
 
-import jinja2
-
 LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
 _ROOT = os.path.join(os.path.dirname(__file__), "templates")
 
 
 @functools.lru_cache(maxsize=None)
-def _env() -> jinja2.Environment:
+def _env():
+    import jinja2  # imported on first render: most invocations (stream records, list routes) render nothing
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_ROOT),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),

@@ -11,8 +11,6 @@ action link or a bearer token. What each proves:
 """
 import datetime as dt
 
-import jwt
-
 from . import clock, config, ids
 from .errors import Unauthorized
 
@@ -49,12 +47,16 @@ def sign(purpose: str, claims: dict, lifetime: dt.timedelta | None = None) -> st
         exp=int((issued + (lifetime or _lifetime(purpose))).timestamp()),
         jti=ids.new_id(),
     )
+    import jwt  # on first use, like every library a cold start may not need
+
     return jwt.encode(payload, config.token_secret(), algorithm="HS256")
 
 
 def read(token: str, purpose: str) -> dict:
     if not token:
         raise TokenError("a token is required", "missing")
+    import jwt
+
     try:
         return jwt.decode(
             token,
@@ -72,6 +74,8 @@ def read(token: str, purpose: str) -> dict:
 def claims_for_language(token: str, purpose: str) -> dict | None:
     """The claims of a token with a valid signature and purpose, expired or not; None otherwise. Only to pick
     the language of the page that refuses it: they prove nothing, so nothing else may rest on them."""
+    import jwt
+
     try:
         return jwt.decode(token, config.token_secret(), algorithms=["HS256"], audience=purpose,
                           options={"verify_exp": False, "require": ["exp", "iat", "aud"]})

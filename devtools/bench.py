@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import math
+import os
 import pathlib
 import statistics
 import sys
@@ -223,8 +224,17 @@ def prep_stream_pending(api, size):
     return Prepared(lambda: api.deliver(records), _emails_sent(2))  # the officer's email and the client's receipt
 
 
+class Executed:
+    """What executing did: the API's answer (202) and the worker's slices, which the measurement includes."""
+
+    def __init__(self, answer, slices, view):
+        self.answer, self.slices, self.view = answer, slices, view
+
+
 def _execute(api, team, request_id):
-    return api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True}, token=team.token)
+    answer = api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True}, token=team.token)
+    slices = api.work()
+    return Executed(answer, slices, lambda: api.request_view(team, request_id))
 
 
 def prep_erasure(api, size):
@@ -235,9 +245,9 @@ def prep_erasure(api, size):
     other = seed_dossiers(team.id, "bob@client.example", 2, documents=1)  # another client: must survive
     request_id = api.verified_request(team, "alice@client.example", "erasure")
 
-    def check(answer):
-        _status(answer, 200)
-        result = answer.json_body["result"]
+    def check(executed):
+        _status(executed.answer, 202)
+        result = executed.view()["result"]
         assert result == {"dossiers_deleted": size, "documents_deleted": size, "exports_deleted": 0}, result
         remaining = s3_keys(f"teams/{team.id}/")
         assert len(remaining) == len(other) and all(any(d in k for d in other) for k in remaining), remaining
@@ -250,9 +260,9 @@ def prep_access_export(api, size):
     seed_dossiers(team.id, "alice@client.example", size, documents=1)
     request_id = api.verified_request(team, "alice@client.example", "access")
 
-    def check(answer):
-        _status(answer, 200)
-        result = answer.json_body["result"]
+    def check(executed):
+        _status(executed.answer, 202)
+        result = executed.view()["result"]
         assert result["dossiers"] == size and result["documents"] == size, result
 
     return Prepared(lambda: _execute(api, team, request_id), check)
@@ -388,6 +398,105 @@ def warm_up() -> None:
         run_once(BY_KEY[key], 1 if key in ("erasure", "access_export", "reminders") else BY_KEY[key].sizes[0])
 
 
+# --- figures (issue 8): one `name: value` per line, comparable from run to run ---------------------------------------
+
+# AWS-like latencies for the virtual clock that decides where a worker slice ends (moto's own speed would not).
+LATENCY_S = {"dynamodb": 0.010, "s3": 0.030, "sqs": 0.010, "ses": 0.050}
+
+
+@contextlib.contextmanager
+def virtual_worker_clock():
+    """The worker's clock advances by an AWS-like latency per call instead of moto's wall time, so the number
+    of slices an erasure needs is what it would be on AWS, and the same on every machine."""
+    from chalicelib import execution
+
+    now = {"t": 0.0}
+    real_time = execution.time
+    with counting() as calls:
+
+        class Clock:
+            @staticmethod
+            def monotonic():
+                total = sum(LATENCY_S.get(key.split(".")[0], 0.01) * n for key, n in calls.items())
+                return now["t"] + total
+
+            def __getattr__(self, name):
+                return getattr(execution.time, name)
+
+        execution.time = Clock()
+        try:
+            yield calls
+        finally:
+            execution.time = real_time
+
+
+def erase_figures(dossiers: int, documents_each: int, others: int = 0) -> tuple[int, int]:
+    """(AWS calls, worker invocations) to erase one client with `dossiers` x `documents_each` among `others`
+    other clients' dossiers, from the execute call to `completed`."""
+    with fresh_stack() as api:
+        team = api.new_team()
+        seed_dossiers(team.id, "alice@client.example", dossiers, documents=documents_each)
+        if others:
+            seed_dossiers(team.id, "bob@client.example", others, documents=0)
+        request_id = api.verified_request(team, "alice@client.example", "erasure")
+        with virtual_worker_clock() as calls:
+            answer = api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True},
+                              token=team.token)
+            slices = api.work()
+        assert answer.status_code == 202, answer.body
+        view = api.request_view(team, request_id)
+        assert view["status"] == "completed" and view["result"]["dossiers_deleted"] == dossiers, view
+        return sum(calls.values()), len(slices)
+
+
+def cold_start_ratio(runs: int = 7) -> float:
+    """`import app` ÷ `import boto3`, whole process, median of `runs`, in a directory holding exactly the Lambda
+    package that `chalice package` builds (its deployment.zip), not the dev venv."""
+    import statistics
+    import subprocess
+    import tempfile
+    import zipfile
+
+    from devtools.stage_env import stage_environment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "out"
+        env = dict(os.environ, AWS_DEFAULT_REGION="eu-west-3")
+        subprocess.run([str(pathlib.Path(sys.executable).parent / "chalice"), "package", "--stage", "dev", str(out)],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        package = pathlib.Path(tmp) / "package"
+        with zipfile.ZipFile(out / "deployment.zip") as archive:
+            archive.extractall(package)
+        run_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1",
+                   "AWS_DEFAULT_REGION": "eu-west-3", **stage_environment("dev"),
+                   "TOKEN_SECRET": "bench-only-secret-bench-only-secret-0123456789"}
+
+        def timed(statement: str) -> float:
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-S", "-c", statement], cwd=package, env=run_env, check=True)
+                times.append(time.perf_counter() - started)
+            return statistics.median(times)
+
+        # No bytecode is written, as on Lambda's read-only file system: every run compiles like a cold start.
+        return timed("import app") / timed("import boto3")
+
+
+def figures() -> list[tuple[str, str]]:
+    out = []
+    calls, slices = erase_figures(10_000, 2)
+    out += [("erase_10k_calls", str(calls)), ("erase_10k_slices", str(slices)),
+            ("erase_10k_calls_per_25_dossiers", f"{calls / (10_000 / 25):.2f}")]
+    small, _ = erase_figures(50, 1, others=1_000)
+    large, _ = erase_figures(50, 1, others=20_000)
+    out.append(("erase_table_size_ratio", f"{large / small:.2f}"))
+    out.append(("portal_submit_calls", str(measure("portal_submit", repeats=1).total)))
+    out.append(("notify_pending_calls", str(measure("stream_pending", repeats=1).total)))
+    out.append(("cold_start_ratio", f"{cold_start_ratio():.2f}"))
+    return out
+
+
 # --- reporting ----------------------------------------------------------------------------------------------------
 
 def breakdown(calls: collections.Counter) -> str:
@@ -483,6 +592,10 @@ def main(argv=None) -> int:
           "this machine. NOISY:")
     print("  includes moto's simulation cost, not AWS latency; compare rows relative to each other, never assert.")
     print("  'calls' is the stable figure ('~' would mark a total that varied between runs).")
+    if not args.quick and not args.only:
+        print("\nFigures (issue 8):")
+        for name, value in figures():
+            print(f"{name}: {value}", flush=True)
     print(f"\nbench took {time.perf_counter() - started:.1f}s")
     return 0
 

@@ -97,7 +97,7 @@ def _seed(team_id: str, sizes: list[int]) -> dict:
     for index, size in enumerate(sizes):
         document_id = f"doc_{index:04d}"
         key = document_key(team_id, dossier_id, document_id)
-        content = rng.randbytes(size)
+        content = b"".join(rng.randbytes(min(64 * MIB, size - at)) for at in range(0, size, 64 * MIB))
         aws.s3().put_object(Bucket=config.get("DOCUMENTS_BUCKET"), Key=key, Body=content)
         sha256[f"documents/{dossier_id}/{document_id}-scan.pdf"] = hashlib.sha256(content).hexdigest()
         refs.append(DocumentRef(document_id=document_id, filename="scan.pdf", s3_key=key, size=size, uploaded_at=stamp))

@@ -271,8 +271,9 @@ OPERATIONS = {
     ("GET", "/teams/{team_id}/privacy/requests/{request_id}"): Op(
         "One privacy request", {200: "PrivacyRequest"}, ADMIN, bearer=True),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/execute"): Op(
-        "Execute a verified request (admin or privacy officer)", {200: "PrivacyRequest"}, WRITE + (422, 503),
-        body="execute", bearer=True),
+        "Execute a verified request (admin or privacy officer): claimed and queued, answered at once with "
+        "status in_progress; a worker carries it out and the client is told when it is completed",
+        {202: "PrivacyRequest"}, WRITE + (422, 503), body="execute", bearer=True),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/extend"): Op(
         "Extend the due date by one or two months, with reasons (Art. 12(3))", {200: "PrivacyRequest"}, WRITE,
         body="extend", bearer=True),
@@ -291,7 +292,8 @@ OPERATIONS = {
         "A client withdraws consent (Art. 7(3)); a verification email follows", {202: "Submission"},
         (400, 404, 409, 413, 415, 429), body="consent_withdraw", tag="portal"),
     ("POST", "/portal/{team_id}/privacy/requests/{request_id}/resend"): Op(
-        "Re-send the verification email (at most 3 times)", {202: "Submission"}, (404, 409, 415, 429),
+        "Re-send the verification email (at most 4 emails in any 24 h); the same answer whatever the id names",
+        {202: "Submission"}, (404, 415, 429),
         tag="portal", description="Any body is ignored."),
     ("GET", "/portal/privacy/verify/{token}"): Op(
         "The verification link of the client's email", {200: "Page"}, (401, 404, 409, 415, 503), html=True,
@@ -310,8 +312,8 @@ OPERATIONS = {
         "The officer's action link: shows the request (never changes anything); 409 once it was used",
         {200: "Page"}, (401, 403, 404, 409, 415), html=True, tag="pages"),
     ("POST", "/actions/{token}"): Op(
-        "The officer confirms from the action link: executes the request", {200: "Page"},
-        (400, 401, 403, 404, 409, 413, 415, 422, 503), html=True, tag="pages",
+        "The officer confirms from the action link: claims and queues the request (202: being carried out)",
+        {202: "Page"}, (400, 401, 403, 404, 409, 413, 415, 422, 503), html=True, tag="pages",
         form={"type": "object", "properties": {"note": {"type": "string", "maxLength": 2000}}}),
 }
 

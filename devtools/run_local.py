@@ -75,6 +75,9 @@ def main() -> None:
     def stop(*_):
         if chalice.poll() is None:
             os.killpg(chalice.pid, signal.SIGTERM)
+        for worker in WORKERS:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
         moto.stop()
         raise SystemExit(0)
 
@@ -88,8 +91,23 @@ def main() -> None:
     run_worker(chalice)
 
 
+WORKERS: list = []  # the execution worker processes started, so stopping the stack stops them too
+
+
+def start_execution_worker() -> subprocess.Popen:
+    """The execution worker in a process of its own (devtools/executions.py), so it can die as a Lambda does
+    without taking the stack down; prints its pid for whoever wants to kill it."""
+    worker = subprocess.Popen([sys.executable, "-u", "-m", "devtools.executions"], cwd=ROOT, env=dict(os.environ),
+                              stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+    WORKERS.append(worker)
+    print(f"worker_pid: {worker.pid}", flush=True)
+    return worker
+
+
 def run_worker(chalice) -> None:
-    """Poll the stream like Lambda's event source mapping: a batch that fails is retried until it passes."""
+    """Poll the stream like Lambda's event source mapping: a batch that fails is retried until it passes.
+    Keep the execution worker process alive (restarted if it dies, as Lambda starts a new container), and run
+    the housekeeping (watchdog, sweep, pseudonymisation) every few seconds."""
     from app import app, on_request_change  # noqa: F401 — the handler as deployed
     from devtools import stack
 
@@ -98,10 +116,14 @@ def run_worker(chalice) -> None:
     reader = stack.StreamReader(os.environ["REQUESTS_STREAM_ARN"])
     pending: list[dict] = []
     delay = 0.3
-    next_chores = time.time() + 60
+    next_chores = time.time() + 5
+    worker = start_execution_worker()
     while chalice.poll() is None:
-        if time.time() >= next_chores:  # the deployed schedule runs every 5 minutes; locally, every minute
-            next_chores = time.time() + 60
+        if worker.poll() is not None:
+            print(f"execution worker exited ({worker.returncode}); starting another", file=sys.stderr, flush=True)
+            worker = start_execution_worker()
+        if time.time() >= next_chores:  # deployed, every 5 minutes; locally every 5 s, so a test sees recovery
+            next_chores = time.time() + 5
             try:
                 housekeeping.run()
             except Exception as exc:  # noqa: BLE001 — the next round retries

@@ -63,7 +63,15 @@ def provision() -> str:
         "ID": "expire-exports", "Status": "Enabled", "Filter": {"Prefix": "exports/"}, "Expiration": {"Days": 31},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}]})
     aws.ses().verify_email_identity(EmailAddress=config.get("SENDER_EMAIL"))
+    # Visibility timeout above the worker's Lambda timeout (.chalice/config.json), so a slice still running is
+    # never handed to a second worker; the watchdog (housekeeping) re-sends what a dead worker dropped.
+    aws.sqs().create_queue(QueueName=config.get("EXECUTION_QUEUE"),
+                           Attributes={"VisibilityTimeout": str(EXECUTION_VISIBILITY_SECONDS)})
+    aws.queue_url.cache_clear()
     return stream_arn()
+
+
+EXECUTION_VISIBILITY_SECONDS = 1800  # 6 x the worker's 300 s timeout, as AWS recommends for SQS event sources
 
 
 def stream_arn() -> str:

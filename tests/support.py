@@ -90,11 +90,42 @@ class Api:
         return self._reader.read()
 
     def pump(self) -> list[dict]:
-        """Deliver the requests table's new stream records (as moto produced them) to the stream handler."""
+        """Run the queued execution slices, then deliver the requests table's new stream records (as moto
+        produced them) to the stream handler."""
+        self.work()
         records = self.stream_records()
         if records:
             self.deliver(records)
         return records
+
+    # --- the execution queue, fed to the real worker ---------------------------------------------------------
+    def queued(self, limit: int = 10) -> list[str]:
+        """Take the execution queue's waiting messages (as SQS would hand them to the worker)."""
+        from chalicelib import aws, config
+
+        url = aws.queue_url(config.get("EXECUTION_QUEUE"))
+        answer = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=limit, VisibilityTimeout=0)
+        messages = answer.get("Messages", [])
+        for message in messages:
+            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [m["Body"] for m in messages]
+
+    def work(self, max_slices: int = 10_000, runtime_ms: int = 300_000) -> list[str]:
+        """Run execution slices until the queue is empty, each with the worker's Lambda timeout (300 s) as
+        its time; returns each slice's outcome."""
+        from chalice.local import LambdaContext
+
+        from app import execution_worker
+
+        outcomes = []
+        while len(outcomes) < max_slices:
+            bodies = self.queued(1)
+            if not bodies:
+                break
+            event = self.client.events.generate_sqs_event(message_bodies=bodies)
+            context = LambdaContext("execution_worker", memory_size=512, max_runtime_ms=runtime_ms)
+            outcomes += execution_worker(event, context)["slices"]
+        return outcomes
 
     def deliver(self, records: list[dict]):
         return self.client.lambda_.invoke("on_request_change", {"Records": records})
@@ -129,8 +160,18 @@ class Api:
         return answer.json_body
 
     def execute(self, team, request_id: str, body=None, token: str | None = None):
-        return self.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute",
-                         {"confirm": True} if body is None else body, token=token or team.token)
+        """POST execute (202 once claimed), then let the worker carry the work out, as it would in seconds."""
+        answer = self.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute",
+                           {"confirm": True} if body is None else body, token=token or team.token)
+        self.work()
+        return answer
+
+    def executed(self, team, request_id: str, body=None, token: str | None = None) -> dict:
+        """Execute (202, in_progress), let the worker finish, and return the request as it then is."""
+        answer = self.execute(team, request_id, body, token)
+        assert answer.status_code == 202, answer.body
+        assert answer.json_body["status"] == "in_progress", answer.body
+        return self.request_view(team, request_id)
 
     def state(self) -> dict:
         """Every item of every table and every S3 object key: compare before/after to prove nothing was written."""

@@ -255,6 +255,7 @@ def test_a_used_action_link_shows_that_it_was_used(api, team):
     api.new_dossier(team, "alice@client.example")
     api.verified_request(team, "alice@client.example")
     link = api.last_link_to(team.admin_email, "/actions/")
-    assert api.post(link, raw=b"", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
+    assert api.post(link, raw=b"", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 202
+    api.work()
     again = api.get(link)
     assert again.status_code == 409 and b"already used" in again.body

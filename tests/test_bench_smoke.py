@@ -48,3 +48,29 @@ def test_erasure_of_100_dossiers_is_batched_not_per_item():
     # Documents: one DeleteObjects per page, never one DeleteObject per document.
     assert calls["s3.DeleteObjects"] <= pages, calls
     assert calls["s3.DeleteObject"] == 0, calls
+
+
+def test_a_portal_submission_costs_two_calls():
+    calls = bench.measure("portal_submit", repeats=1).calls
+    assert calls == {"dynamodb.UpdateItem": 1, "dynamodb.TransactWriteItems": 1}, calls  # rate counter, write
+
+
+def test_a_pending_record_reads_its_request_settings_and_markers_once_for_both_emails():
+    calls = bench.measure("stream_pending", repeats=1).calls
+    assert calls["dynamodb.GetItem"] <= 2 and calls["dynamodb.BatchGetItem"] == 1, calls  # request, settings
+    assert sum(calls.values()) <= 9, calls
+
+
+def test_importing_the_app_leaves_templates_validators_and_crypto_for_later():
+    """Cold start: what a handler may not need is imported when first used (bench: cold_start_ratio)."""
+    import subprocess
+    import sys
+
+    from devtools.stage_env import ROOT
+
+    heavy = ("jinja2", "fastjsonschema", "email_validator", "jwt")
+    probe = f"import app, sys; print([m for m in {heavy!r} if m in sys.modules])"
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "STAGE": "local",
+           "REQUESTS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:1:table/x/stream/x"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

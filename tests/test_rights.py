@@ -12,8 +12,17 @@ from chalicelib import clock, exports
 
 
 def execute(api, team, request_id, **extra):
-    return api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True, **extra},
-                    token=team.token)
+    """POST execute (202), then the worker carries it out."""
+    answer = api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True, **extra},
+                      token=team.token)
+    api.work()
+    return answer
+
+
+def executed(api, team, request_id, **extra) -> dict:
+    """The request once executed and carried out."""
+    assert execute(api, team, request_id, **extra).status_code == 202
+    return api.request_view(team, request_id)
 
 
 def follow_export(api, address):
@@ -35,9 +44,8 @@ def test_access_export_holds_every_dossier_of_the_client_with_art15_information(
     api.new_dossier(team, "bob@client.example", title="Not hers")
     request_id = api.verified_request(team, "alice@client.example", "access")
 
-    done = execute(api, team, request_id)
-    assert done.status_code == 200, done.body
-    assert done.json_body["result"]["dossiers"] == 2
+    done = executed(api, team, request_id)
+    assert done["result"]["dossiers"] == 2
     api.pump()
 
     archive = follow_export(api, "alice@client.example")
@@ -79,7 +87,7 @@ def test_access_export_csv_is_inert_while_data_json_keeps_the_exact_text(api, te
     title, name, value = '=HYPERLINK("https://evil.example","x")', "@SUM(A1)", "+cmd|' /C calc'!A0"
     api.new_dossier(team, "alice@client.example", title=title, fields={name: value})
     request_id = api.verified_request(team, "alice@client.example", "access")
-    assert execute(api, team, request_id).status_code == 200
+    assert execute(api, team, request_id).status_code == 202
     api.pump()
     archive = follow_export(api, "alice@client.example")
     dossier = json.loads(archive.read("data.json"))["dossiers"][0]
@@ -91,7 +99,7 @@ def test_access_export_csv_is_inert_while_data_json_keeps_the_exact_text(api, te
 def test_portability_export_has_no_art15_section_but_the_same_data(api, team):
     api.new_dossier(team, "alice@client.example")
     request_id = api.verified_request(team, "alice@client.example", "portability")
-    assert execute(api, team, request_id).status_code == 200
+    assert execute(api, team, request_id).status_code == 202
     api.pump()
     data = json.loads(follow_export(api, "alice@client.example").read("data.json"))
     assert "information" not in data and len(data["dossiers"]) == 1
@@ -141,8 +149,8 @@ def test_rectification_completes_with_a_note_the_client_receives(api, team):
                       token=team.token)
     assert fixed.status_code == 200
     assert execute(api, team, request_id).status_code == 400  # a note is required
-    done = execute(api, team, request_id, note="Your name is now spelled Alice.")
-    assert done.json_body["status"] == "completed"
+    done = executed(api, team, request_id, note="Your name is now spelled Alice.")
+    assert done["status"] == "completed"
     api.pump()
     assert any("Your name is now spelled Alice." in m["text"] for m in api.mail_to("alice@client.example"))
 
@@ -150,7 +158,7 @@ def test_rectification_completes_with_a_note_the_client_receives(api, team):
 def test_restriction_refuses_writes_until_lifted_and_tells_the_client(api, team):
     dossier = api.new_dossier(team, "alice@client.example")
     request_id = api.verified_request(team, "alice@client.example", "restriction")
-    assert execute(api, team, request_id).json_body["result"] == {"dossiers_restricted": 1}
+    assert executed(api, team, request_id)["result"] == {"dossiers_restricted": 1}
     path = f"/teams/{team.id}/dossiers/{dossier['dossier_id']}"
     assert api.patch(path, {"title": "x"}, token=team.token).status_code == 409
     assert api.post(path + "/documents", {"filename": "a.pdf", "content_base64": ""},
@@ -171,7 +179,7 @@ def test_restriction_refuses_writes_until_lifted_and_tells_the_client(api, team)
 def test_objection_is_recorded_on_existing_and_future_dossiers(api, team):
     api.new_dossier(team, "alice@client.example")
     request_id = api.verified_request(team, "alice@client.example", "objection")
-    assert execute(api, team, request_id).status_code == 200
+    assert execute(api, team, request_id).status_code == 202
     later = api.new_dossier(team, "alice@client.example")
     assert later["objection"]["request_id"] == request_id
     listed = api.get(f"/teams/{team.id}/dossiers?client_email=alice@client.example", token=team.token).json_body
@@ -333,8 +341,8 @@ def test_erasure_also_deletes_the_clients_earlier_export_and_kills_its_link(api,
     link = api.last_link_to("alice@client.example", "/portal/privacy/exports/")
     assert api.get(link).status_code == 302
     erasure = api.verified_request(team, "alice@client.example", "erasure")
-    done = execute(api, team, erasure)
-    assert done.json_body["result"]["exports_deleted"] == 1
+    done = executed(api, team, erasure)
+    assert done["result"]["exports_deleted"] == 1
     answer = api.get(link)
     assert answer.status_code == 410 and "text/html" in answer.headers["Content-Type"]
     keys = boto3.client("s3").list_objects_v2(Bucket="privacy-desk-local-documents").get("Contents", [])
@@ -345,7 +353,7 @@ def test_a_request_keeps_a_history_of_who_did_what_and_when(api, team):
     request_id = api.verified_request(team, "alice@client.example", "access")
     api.post(f"/teams/{team.id}/privacy/requests/{request_id}/extend", {"months": 1, "reason": "busy"},
              token=team.token)
-    done = execute(api, team, request_id).json_body
+    done = executed(api, team, request_id)
     assert [(h["event"], h["by"]) for h in done["history"]] == [
         ("received", "client"), ("verified", "client"), ("extended", team.admin_id),
         ("execution_started", team.admin_id), ("completed", team.admin_id)]

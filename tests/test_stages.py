@@ -118,3 +118,35 @@ def test_the_local_stage_refuses_to_run_inside_lambda():
 def test_a_function_without_a_stage_name_counts_as_local_and_refuses_to_run_inside_lambda():
     out = import_app("dev", AWS_LAMBDA_FUNCTION_NAME="privacy-desk-dev", STAGE=None, TOKEN_SECRET=STRONG_SECRET)
     assert out.returncode != 0
+
+
+def _config() -> dict:
+    import json
+    import pathlib
+
+    return json.loads((pathlib.Path(__file__).parent.parent / ".chalice" / "config.json").read_text())
+
+
+def test_every_function_is_sized_on_purpose_not_left_at_chalices_defaults():
+    from app import app
+
+    sized = _config()["lambda_functions"]
+    # Routes all run in the one api_handler function; every other handler is a function of its own.
+    handlers = {source.name for source in app.event_sources} | {"api_handler"}
+    assert handlers <= set(sized), handlers - set(sized)
+    for name, size in sized.items():
+        assert {"lambda_memory_size", "lambda_timeout"} <= set(size), name
+    assert sized["api_handler"]["lambda_timeout"] <= 30  # API Gateway ends every call at 29 s anyway
+
+
+def test_a_slice_s_lease_outlives_the_worker_s_timeout_in_every_stage():
+    from devtools.executions import worker_timeout_ms
+    from devtools.stage_env import stage_environment
+    from devtools.stack import EXECUTION_VISIBILITY_SECONDS
+
+    config = _config()
+    for stage in config["stages"]:
+        lease = int(stage_environment(stage).get("EXECUTION_LEASE_SECONDS", "360"))
+        timeout = worker_timeout_ms(stage) / 1000
+        assert lease > timeout, stage
+        assert EXECUTION_VISIBILITY_SECONDS >= 6 * timeout, stage  # AWS's advice for SQS event sources

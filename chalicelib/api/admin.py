@@ -118,7 +118,7 @@ def get_request(team_id, request_id):
 def execute_request(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
-    return json_response(execution.execute(team_id, request_id, who, body(request)))
+    return json_response(execution.execute(team_id, request_id, who, body(request)), 202)
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/extend", methods=["POST"])
