@@ -233,7 +233,7 @@ class _Job:
         self.s3 = aws.s3()
         self.part_size = state["part_size"]
         self.time = tuple(state["time"])
-        self.parts = state["parts"]
+        self.parts = self.saved_parts_at_start = state["parts"]
         self.skip_to = self.parts * self.part_size  # bytes below this were uploaded before: they are dropped
         self.pos = state["at"]  # the stream restarts where the member (or the central directory) being written began
         self.buf = bytearray()
@@ -254,6 +254,10 @@ class _Job:
             if self.member < self.saved["count"]:
                 resuming = self.skip_to > self.at
                 for index, line, row in self._rows_from(self.member, self.line):
+                    # Between parts too: many small documents can make a part slow to fill. What the buffer
+                    # holds is redone by the next slice; only after a part of its own, so every slice progresses.
+                    if self.parts > self.saved_parts_at_start and self.should_stop():
+                        raise _Stopped()
                     self.member, self.line, self.at = index, line, self.pos
                     if not resuming:
                         self.etag = self.size = None

@@ -231,6 +231,22 @@ def test_stopping_after_every_part_gives_the_same_zip_as_one_uninterrupted_run(a
     assert all(archive.read(path) == content for path, content in documents.items())
 
 
+def test_a_slice_whose_time_runs_out_between_parts_stops_before_its_next_document(api, client_team, s3,
+                                                                                  small_parts, frozen_clock):
+    seed_documents(client_team, [MIB] * 14)  # 14 documents of 1 MiB: a part spans several of them
+    item = access_request(api, client_team)
+    exports.build(item, {}, lambda p: None, lambda: False)
+    whole = stored_zip(item)
+    s3.parts.clear()
+    answers = iter([False, True] * 10)  # the part's own check says go on, the next document's says stop
+
+    _result, slices, saved = build_in_slices(item, stop=lambda: next(answers))
+
+    assert stored_zip(item) == whole
+    assert slices == 3  # parts 1 and 2 each in a slice of their own, part 3 (the last) completes
+    assert [n for n, _ in s3.parts] == [1, 2, 3]
+
+
 def test_a_slice_that_stops_saves_its_progress_after_every_part(api, client_team, s3, small_parts):
     seed_documents(client_team, SIZES)
     item = access_request(api, client_team)
