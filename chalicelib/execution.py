@@ -199,7 +199,7 @@ class Export(Runner):
 
     @staticmethod
     def run(item, data, progress, should_stop, save):
-        return exports.build(item, progress)
+        return exports.build(item, progress, save, should_stop)
 
 
 class Rectification(Runner):

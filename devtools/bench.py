@@ -13,6 +13,10 @@ simulation cost. Compare them only with each other on one machine, never assert 
     .venv/bin/python -m devtools.bench            # the full table (about a minute)
     .venv/bin/python -m devtools.bench --quick    # every operation once, at its smallest size
     .venv/bin/python -m devtools.bench --only erasure --repeats 1
+    .venv/bin/python -m devtools.bench --only export_memory   # the export's peak memory at 20 and 200 MiB
+
+After the table, the export's peak memory (issue 8) as `name: value` lines: export_peak_mib_20,
+export_peak_mib_200 and export_memory_ratio (about 20 s, on a moto server in another process).
 """
 import argparse
 import base64
@@ -540,6 +544,24 @@ def erasure_scaling(measurements: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def export_memory_figures() -> str:
+    """Peak memory of one export build at 20 and 200 MiB of documents (devtools/export_memory.py: a moto server
+    in another process, so only the export's own allocations count). The goal is a ratio ≤ 1.2: flat."""
+    from devtools import export_memory
+
+    peaks = {}
+    for mib in (20, 200):
+        figures = export_memory.measure(mib)
+        if not figures["documents_identical"]:
+            raise SystemExit(f"the {mib} MiB export's documents differ from their sources")
+        peaks[mib] = figures["peak_mib"]
+    lines = ["", "Export memory (peak of exports.build, tracemalloc, MiB; goal: ratio <= 1.2)",
+             f"export_peak_mib_20: {peaks[20]}",
+             f"export_peak_mib_200: {peaks[200]}",
+             f"export_memory_ratio: {peaks[200] / peaks[20]:.2f}"]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="each operation once, at its smallest size")
@@ -553,7 +575,7 @@ def main(argv=None) -> int:
     logging.disable(logging.CRITICAL)  # the product logs each email sent; the table is the output
     started = time.perf_counter()
     scenarios = [s for s in SCENARIOS if not args.only or args.only in s.key]
-    if not args.quick:
+    if scenarios and not args.quick:
         warm_up()
     measurements = []
     for scenario in scenarios:
@@ -564,8 +586,11 @@ def main(argv=None) -> int:
 
     print("privacy-desk bench: AWS calls per operation (stable) and wall-clock time (noisy)")
     print("Each run: fresh in-process moto, app through chalice.test.Client; only the operation is counted.\n")
-    print(table(measurements))
-    print(erasure_scaling(measurements))
+    if measurements:
+        print(table(measurements))
+        print(erasure_scaling(measurements))
+    if not args.only or args.only in "export_memory":
+        print(export_memory_figures())
     print("\n* median ms: wall clock of the operation alone, median of the row's runs, on in-process moto on "
           "this machine. NOISY:")
     print("  includes moto's simulation cost, not AWS latency; compare rows relative to each other, never assert.")

@@ -57,8 +57,11 @@ def provision() -> str:
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    # An export abandoned half-way (failed, never executed again) leaves a multipart upload whose parts are
+    # invisible but stored: S3 aborts it after 3 days; the export, if executed later, starts over.
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-exports", "Status": "Enabled", "Filter": {"Prefix": "exports/"}, "Expiration": {"Days": 31}}]})
+        "ID": "expire-exports", "Status": "Enabled", "Filter": {"Prefix": "exports/"}, "Expiration": {"Days": 31},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}]})
     aws.ses().verify_email_identity(EmailAddress=config.get("SENDER_EMAIL"))
     # Visibility timeout above the worker's Lambda timeout (.chalice/config.json), so a slice still running is
     # never handed to a second worker; the watchdog (housekeeping) re-sends what a dead worker dropped.
