@@ -38,6 +38,11 @@ def get(name: str) -> str:
     raise RuntimeError(f"environment variable {name} is not set for this stage")
 
 
+def optional(name: str) -> str | None:
+    """A variable that may be left out (its absence turns a feature off)."""
+    return os.environ.get(name) or None
+
+
 def get_int(name: str) -> int:
     return int(get(name))
 

@@ -50,3 +50,8 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    """Something this call depends on (an identity provider's keys) didn't answer: worth retrying, not a bug."""
+    status, code = 503, "ServiceUnavailable"

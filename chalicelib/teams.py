@@ -51,6 +51,13 @@ def get_member(team_id: str, member_id: str) -> Member | None:
         return None
 
 
+def members_with_email(team_id: str, address: str) -> list[Member]:
+    """The team's members with this (normalised) address. A team is small: one Query, filtered here."""
+    if not ids.plausible(team_id):
+        return []
+    return [m for m in Member.query(team_id, consistent_read=True) if m.email == address]
+
+
 def list_admins(team_id: str) -> list[Member]:
     return [m for m in Member.query(team_id) if m.role == "admin"]
 

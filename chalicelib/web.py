@@ -179,12 +179,41 @@ def query(request, name: str) -> str | None:
 # --- bearer tokens ------------------------------------------------------------------------------------------
 
 def member(request, team_id: str, admin: bool = False):
-    """The team member the bearer token proves; 401 without a valid token, 403 for another team or role."""
+    """The team member the bearer token proves; 401 without a valid token, 403 for another team or role.
+
+    Two kinds of bearer token: the built-in ones (HS256, audience "bearer", signed with our key) name a member;
+    a token of the team's OpenID Connect provider names an email address, which must be a member's here."""
     header = (request.headers or {}).get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-    claims = tokens.read(token.strip(), tokens.BEARER)
+    found = _builtin_member(token, team_id) if _is_builtin(token) else _provider_member(token, team_id)
+    if admin and found.role != "admin":
+        raise Forbidden("only a team admin may do this")
+    return found
+
+
+def _is_builtin(token: str) -> bool:
+    """Which verifier a token goes to. Only the routing reads unverified fields: the built-in path then checks
+    the signature with our own key and HS256 only, the provider's path with its keys and RS256/ES256 only, so a
+    header can't pick a weaker check. Without OIDC_ISSUER everything is built-in, as before."""
+    from . import oidc
+
+    if not oidc.configured():
+        return True
+    import jwt
+
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        return True  # not a JWT at all: refused by the built-in reader with its usual 401
+    return algorithm == "HS256" and audience == tokens.BEARER
+
+
+def _builtin_member(token: str, team_id: str):
+    claims = tokens.read(token, tokens.BEARER)
     if claims.get("team") != team_id:
         raise Forbidden("this token belongs to another team")
     # Checked at every call, so a removed member's token stops working at once and a role change applies now.
@@ -193,9 +222,20 @@ def member(request, team_id: str, admin: bool = False):
         raise Unauthorized("the token's member is no longer part of this team")
     if not found.generation or claims.get("gen") != found.generation:
         raise Unauthorized("the token was issued to an earlier member with this id")
-    if admin and found.role != "admin":
-        raise Forbidden("only a team admin may do this")
     return found
+
+
+def _provider_member(token: str, team_id: str):
+    from . import oidc
+
+    address = oidc.verified_email(oidc.verify(token))
+    # Read at every call: removing or demoting the member takes effect at once, whatever the provider says.
+    found = teams.members_with_email(team_id, address)
+    if not found:
+        raise Forbidden("the signed-in person is not a member of this team")
+    if len(found) > 1:  # two member ids share the address: which role applies would be a guess
+        raise Forbidden("several members of this team have this email address; an admin must remove one")
+    return found[0]
 
 
 def caller(request, team_id: str) -> dict:

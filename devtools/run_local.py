@@ -14,6 +14,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+OIDC_VARIABLES = ("OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS_URL")
 
 
 def local_environment(moto_port: int) -> dict:
@@ -24,6 +25,8 @@ def local_environment(moto_port: int) -> dict:
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
     })
+    # Sign-in with a real provider locally: `OIDC_ISSUER=... OIDC_AUDIENCE=... make run`.
+    env.update({name: os.environ[name] for name in OIDC_VARIABLES if os.environ.get(name)})
     return env
 
 
