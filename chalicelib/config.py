@@ -75,6 +75,12 @@ def weak_secret_reason(secret: str) -> str | None:
 
 
 def token_secret() -> str:
+    """The key that signs built-in tokens now (with TOKEN_SECRET_ARN: the secret's current key, see
+    signing_keys; TOKEN_SECRET is then never read)."""
+    if optional("TOKEN_SECRET_ARN"):
+        from . import signing_keys
+
+        return signing_keys.current().key
     # No default: a deployed stage without its own secret must fail loudly rather than sign with a known key.
     # Checked at every use, not only at start-up, so no token is ever signed or checked with a weak one.
     return _strong("TOKEN_SECRET", get("TOKEN_SECRET"), "anyone could forge its tokens")
@@ -85,6 +91,11 @@ def log_hash_key() -> str:
     with the logs hash candidate addresses and find who a pseudonym is."""
     own = get("LOG_HASH_KEY")
     return _strong("LOG_HASH_KEY", own, "its log pseudonyms could be reversed") if own else token_secret()
+
+
+def strong_secret(name: str, secret: str, risk: str) -> str:
+    """`secret`, unless it is weak outside the local stage (WeakSecret)."""
+    return _strong(name, secret, risk)
 
 
 def _strong(name: str, secret: str, risk: str) -> str:

@@ -1,4 +1,4 @@
-"""Signed tokens (PyJWT, HS256, secret from the stage's environment).
+"""Signed tokens (PyJWT, HS256; keys from signing_keys: the stage's TOKEN_SECRET, or Secrets Manager).
 
 Every token carries its purpose as the JWT audience, so a verification link can never be replayed as an
 action link or a bearer token. What each proves:
@@ -11,7 +11,7 @@ action link or a bearer token. What each proves:
 """
 import datetime as dt
 
-from . import clock, config, ids
+from . import clock, config, ids, signing_keys
 from .errors import Unauthorized
 
 BEARER, VERIFY, ACTION, STATUS, EXPORT = "bearer", "verify", "action", "status", "export"
@@ -49,7 +49,26 @@ def sign(purpose: str, claims: dict, lifetime: dt.timedelta | None = None) -> st
     )
     import jwt  # on first use, like every library a cold start may not need
 
-    return jwt.encode(payload, config.token_secret(), algorithm="HS256")
+    key = signing_keys.current()
+    # The kid tells a verifier which of the two active keys signed, so a rotation breaks no link in flight.
+    return jwt.encode(payload, key.key, algorithm="HS256", headers={"kid": key.kid} if key.kid else None)
+
+
+def _decode(token: str, purpose: str, verify_exp: bool = True) -> dict:
+    """Checked with the key the token's kid names (or, without kid, each key we hold): HS256 only."""
+    import jwt
+
+    kid = jwt.get_unverified_header(token).get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise jwt.InvalidTokenError("kid must be a string")
+    refusal: jwt.InvalidTokenError = jwt.InvalidSignatureError("no key of ours has this kid")
+    for key in signing_keys.for_kid(kid):
+        try:
+            return jwt.decode(token, key, algorithms=["HS256"], audience=purpose,
+                              options={"require": ["exp", "iat", "aud"], "verify_exp": verify_exp})
+        except jwt.InvalidSignatureError as exc:
+            refusal = exc  # another active key may have signed it
+    raise refusal
 
 
 def read(token: str, purpose: str) -> dict:
@@ -58,13 +77,7 @@ def read(token: str, purpose: str) -> dict:
     import jwt
 
     try:
-        return jwt.decode(
-            token,
-            config.token_secret(),
-            algorithms=["HS256"],
-            audience=purpose,
-            options={"require": ["exp", "iat", "aud"]},
-        )
+        return _decode(token, purpose)
     except jwt.ExpiredSignatureError:
         raise TokenError("the token has expired", "expired") from None
     except jwt.InvalidTokenError:
@@ -77,8 +90,7 @@ def claims_for_language(token: str, purpose: str) -> dict | None:
     import jwt
 
     try:
-        return jwt.decode(token, config.token_secret(), algorithms=["HS256"], audience=purpose,
-                          options={"verify_exp": False, "require": ["exp", "iat", "aud"]})
+        return _decode(token, purpose, verify_exp=False)
     except jwt.InvalidTokenError:
         return None
 
