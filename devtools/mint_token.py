@@ -1,23 +1,29 @@
-"""Print a bearer token for a member of the local stack's team (what the README's walk-through uses).
+"""Kept for scripts that used it: `python -m chalicelib.cli --stage local token --team T --member M` does the
+same (and is what the README shows).
 
     .venv/bin/python -m devtools.mint_token <team_id> <member_id>     # MOTO_PORT=5555 unless set
-
-A token names the member's generation, which lives in the members table: this reads it from `make run`'s
-embedded AWS, and signs with the local stage's secret."""
+"""
 import os
 import sys
 
 
 def local_token(team_id: str, member_id: str, endpoint: str | None = None) -> str:
-    from devtools.stage_env import stage_environment
+    """A bearer token for a member of `make run`'s stack (the token names the member's generation, read from
+    its embedded AWS at `endpoint`, else AWS_ENDPOINT_URL or MOTO_PORT)."""
+    from chalicelib import cli
 
-    os.environ.update(stage_environment("local"))
-    os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                       "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_ENDPOINT_URL": endpoint or f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5555')}"})
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+    cli.use_stage("local", project=cli_project())
     from chalicelib import teams
 
     return teams.bearer_token(team_id, member_id)
+
+
+def cli_project():
+    from devtools.stage_env import ROOT
+
+    return ROOT
 
 
 def main(argv: list[str]) -> int:
