@@ -6,7 +6,7 @@
     python -m chalicelib.cli [--stage ...] show-request --team T --request R
 
 `--stage` reads that stage's variables from `.chalice/config.json` (run it from the project directory);
-TOKEN_SECRET, TOKEN_SECRET_ARN and the AWS_* variables already in your environment win over the file (the file
+for dev and prod, TOKEN_SECRET and TOKEN_SECRET_ARN already in your environment win over the file (the file
 holds a placeholder secret; a deployment names its own secret). `--stage local` talks to `make run`'s embedded
 AWS: AWS_ENDPOINT_URL, else http://127.0.0.1:${MOTO_PORT:-5555}. Without `--stage`, the environment is used as
 it is. Uses boto3 and the domain modules, never Chalice, so the Lambda package holds it too.
@@ -34,7 +34,9 @@ def stage_environment(stage: str, project: pathlib.Path | None = None) -> dict:
 def use_stage(stage: str, environ=os.environ, project: pathlib.Path | None = None) -> None:
     """Put the stage's variables into `environ` before any model is imported (models read table names then)."""
     for name, value in stage_environment(stage, project).items():
-        if name in YOURS_WIN and environ.get(name):
+        # Locally, as in `chalice local`, the file wins: a TOKEN_SECRET in your shell would sign tokens the
+        # stack refuses.
+        if stage != "local" and name in YOURS_WIN and environ.get(name):
             continue
         environ[name] = value
     if stage == "local":

@@ -83,11 +83,13 @@ def test_rotate_key_without_a_secret_arn_says_what_is_missing(aws, monkeypatch, 
 
 
 def test_stage_reads_that_stages_variables_and_local_points_at_the_embedded_aws():
-    env = {"MOTO_PORT": "6001", "TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-3:1:secret:x"}
+    env = {"MOTO_PORT": "6001", "TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-3:1:secret:x",
+           "TOKEN_SECRET": "a-secret-of-the-shell"}
     cli.use_stage("local", env, ROOT)
     assert env["MEMBERS_TABLE"] == "privacy-desk-local-members"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
-    assert "TOKEN_SECRET_ARN" not in env  # local signs with its own TOKEN_SECRET
+    assert "TOKEN_SECRET_ARN" not in env  # local signs with its own TOKEN_SECRET, as `make run` checks it
+    assert env["TOKEN_SECRET"] == "local-only-secret-not-for-deployment"
     prod = {"TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-3:1:secret:x", "AWS_DEFAULT_REGION": "eu-west-3"}
     cli.use_stage("prod", prod, ROOT)
     assert prod["MEMBERS_TABLE"] == "privacy-desk-prod-members" and prod["STAGE"] == "prod"
