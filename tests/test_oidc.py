@@ -299,3 +299,14 @@ def test_without_oidc_issuer_provider_tokens_are_refused_and_the_provider_never_
     assert settings(api, team, idp.token(rsa_key)).status_code == 401
     assert settings(api, team, team.token).status_code == 200
     assert idp.jwks_fetches == 0
+
+
+def test_make_run_hands_its_oidc_variables_to_the_local_stage(monkeypatch):
+    from devtools import run_local
+
+    monkeypatch.setenv("OIDC_ISSUER", "https://idp.example")
+    monkeypatch.setenv("OIDC_AUDIENCE", "desk")
+    monkeypatch.delenv("OIDC_JWKS_URL", raising=False)
+    env = run_local.local_environment(5555)
+    assert env["OIDC_ISSUER"] == "https://idp.example" and env["OIDC_AUDIENCE"] == "desk"
+    assert "OIDC_JWKS_URL" not in env
