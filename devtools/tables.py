@@ -65,7 +65,7 @@ def definitions() -> dict[str, dict]:
 def create_local(client) -> None:
     """Create every missing table on moto (`make run`, tests) from its definition, with stream and TTL."""
     existing = set(client.list_tables()["TableNames"])
-    for variable, (model, _) in TABLES.items():
+    for model, _ in TABLES.values():
         name = model.Meta.table_name
         if name in existing:
             continue
