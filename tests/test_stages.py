@@ -85,7 +85,7 @@ def test_readme_deployment_section_names_every_index_the_models_query():
     for model in ALL_MODELS:
         assert model.Meta.table_name.replace("-local-", "-dev-") in deploying
         for index in model._indexes.values():
-            assert f'"IndexName": "{index.Meta.index_name}"' in deploying, index.Meta.index_name
+            assert f'`{index.Meta.index_name}`' in deploying, index.Meta.index_name
 
 
 # --- the token secret of a deployed stage ---------------------------------------------------------------------
