@@ -342,3 +342,12 @@ def test_errors_and_throttles_of_every_function_and_both_failure_queues_alarm_th
 def test_a_merge_that_leaves_two_functions_in_one_value_is_refused():
     broken = {"Resources": {"X": {"Properties": {"Queue": {"Fn::Sub": "a", "Fn::GetAtt": ["Q", "Arn"]}}}}}
     assert list(patch_sam.merged_intrinsics(broken)) == ["$.Resources.X.Properties.Queue"]
+
+
+def test_every_check_checkov_skips_is_listed_with_its_reason():
+    from devtools import checkov_skips
+
+    skips = checkov_skips.skips((ROOT / "deploy" / "checkov-skips.md").read_text())
+    assert skips and all(len(reason) > 20 for reason in skips.values())
+    with pytest.raises(ValueError, match="CKV_AWS_1 is skipped without a reason"):
+        checkov_skips.skips("| CKV_AWS_1 | |\n")
