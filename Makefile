@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit package-check bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
+.PHONY: run test unit package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -26,12 +26,45 @@ test: install
 unit: install
 	$(PY) -m pytest -q
 
-# The dev stage's SAM template must pass cfn-lint (a deployment check that needs no AWS account).
-package-check: install
-	rm -rf out && AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/chalice package --stage dev out/ >/dev/null
+# The stage's whole stack as one template, without an AWS account: Chalice's functions and API merged with
+# deploy/resources.json (tables, bucket, queues, secret, sender, alarms; generated from the models), then
+# patched (devtools/patch_sam.py). STAGE=dev or prod.
+STAGE ?= dev
+REGION ?= eu-west-3
+package: install
+	rm -rf out && mkdir -p out
+	AWS_DEFAULT_REGION=$(REGION) $(PY) -m devtools.template deploy/resources.json
+	AWS_DEFAULT_REGION=$(REGION) $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template deploy/resources.json out/ >/dev/null
 	$(PY) -m devtools.patch_sam out/sam.json
-	$(VENV)/bin/cfn-lint out/sam.json
-	@echo "package-check: out/sam.json passes cfn-lint"
+
+# Both stages' templates must pass cfn-lint and checkov (skips and their reasons: deploy/checkov-skips.md).
+# checkov has its own venv: it pins boto3 and packaging to versions the app's venv can't have.
+CHECKOV_VENV := .checkov-venv
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+$(CHECKOV): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/pip || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	touch $(CHECKOV)
+
+package-check: install $(CHECKOV)
+	for stage in dev prod; do \
+		$(MAKE) --no-print-directory package STAGE=$$stage && \
+		$(VENV)/bin/cfn-lint out/sam.json && \
+		$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f out/sam.json \
+			--skip-check $$($(PY) -m devtools.checkov_skips deploy/checkov-skips.md) || exit 1; \
+		echo "package-check: $$stage's out/sam.json passes cfn-lint and checkov"; \
+	done
+
+# Deploy the stage's stack (needs AWS credentials): SENDER=privacy@example.com ARTIFACTS=<an S3 bucket of
+# yours for the code>; optional ALARM_EMAIL, PUBLIC_BASE_URL (a custom domain pointing at the API).
+deploy: package
+	@test -n "$(SENDER)" -a -n "$(ARTIFACTS)" || { echo "usage: make deploy STAGE=dev SENDER=... ARTIFACTS=..."; exit 2; }
+	aws cloudformation package --region $(REGION) --template-file out/sam.json --s3-bucket $(ARTIFACTS) \
+		--output-template-file out/packaged.yaml
+	aws cloudformation deploy --region $(REGION) --template-file out/packaged.yaml \
+		--stack-name privacy-desk-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--parameter-overrides SenderEmail=$(SENDER) AlarmEmail=$(ALARM_EMAIL) PublicBaseUrl=$(PUBLIC_BASE_URL)
 
 # schemathesis against `make run`'s stack, held to openapi.yaml (FUZZ_CASES cases, default 1000; FUZZ_SEED).
 # Both phases run even if the first fails; the target fails if either did.

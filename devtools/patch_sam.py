@@ -14,6 +14,16 @@ patched:
   with a `sqs:SendMessage` grant on that queue alone in the function's role, an alarm on its depth, and its URL
   as an output. README "Deploying" says what an operator does with a message there.
 
+With the stage's resources merged in (`--merge-template deploy/resources.json`, devtools/template.py), `wire`
+also sets what a merge can't:
+- the SQS event's `Queue`: Chalice writes it as a `Fn::Sub` of the queue's name, and merging a `Fn::GetAtt`
+  into that dict would give one value with two functions; it is replaced by the template's queue's ARN;
+- the API's Lambda integration names the API handler by its fixed name instead of `${APIHandler.Arn}`: the
+  handler's PUBLIC_BASE_URL refers to the API, and the API referring back to the handler would be a cycle
+  CloudFormation refuses;
+- the stream failure alarm notifies the template's alarm topic.
+It then refuses a value where a merge left two intrinsic functions side by side.
+
 usage: python -m devtools.patch_sam out/sam.json
 """
 import json
@@ -105,11 +115,53 @@ def add_failure_queue(template: dict) -> None:
     template.setdefault("Outputs", {})[QUEUE_URL_OUTPUT] = {"Value": {"Ref": QUEUE}}
 
 
+EXECUTION_QUEUE = "ExecutionQueue"
+ALARM_TOPIC = "AlarmTopic"
+API_HANDLER_ARN = "${APIHandler.Arn}"
+API_HANDLER_BY_NAME = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-api"
+
+
+def wire(template: dict) -> None:
+    resources = template["Resources"]
+    if EXECUTION_QUEUE not in resources:
+        raise ValueError("no ExecutionQueue: package with --merge-template deploy/resources.json")
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") == "SQS":
+                event["Properties"]["Queue"] = {"Fn::GetAtt": [EXECUTION_QUEUE, "Arn"]}
+    api = resources["APIHandler"]["Properties"]
+    if api.get("FunctionName") != {"Fn::Sub": "${AWS::StackName}-api"}:
+        raise ValueError("APIHandler has no fixed FunctionName for the API's integration to name")
+    body = json.dumps(resources["RestAPI"]["Properties"]["DefinitionBody"])
+    resources["RestAPI"]["Properties"]["DefinitionBody"] = json.loads(body.replace(API_HANDLER_ARN,
+                                                                                  API_HANDLER_BY_NAME))
+    if ALARM_TOPIC in resources and ALARM in resources:
+        resources[ALARM]["Properties"]["AlarmActions"] = [{"Ref": ALARM_TOPIC}]
+    mixed = list(merged_intrinsics(template))
+    if mixed:
+        raise ValueError(f"a merge left two intrinsic functions in one value: {mixed}")
+
+
+def merged_intrinsics(node, path="$"):
+    if isinstance(node, dict):
+        functions = [k for k in node if k == "Ref" or k.startswith("Fn::")]
+        if len(node) > 1 and functions:
+            yield path
+        for key, value in node.items():
+            yield from merged_intrinsics(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from merged_intrinsics(value, f"{path}[{i}]")
+
+
 def main(path: str) -> None:
     with open(path) as f:
         template = json.load(f)
     if patch(template) == 0:
         raise SystemExit(f"{path}: no DynamoDB stream function found to patch")
+    wire(template)
     with open(path, "w") as f:
         json.dump(template, f, indent=2)
     print(f"{path}: stream handler reports batch item failures; failed batches go to {QUEUE}")

@@ -7,7 +7,8 @@ import datetime as dt
 import time
 
 from chalicelib import aws, config, teams
-from chalicelib.models import ALL_MODELS, Marker, PrivacyRequest
+from chalicelib.models import PrivacyRequest
+from devtools import tables
 
 
 def keep_streams_across_failed_transactions() -> None:
@@ -43,13 +44,8 @@ def keep_streams_across_failed_transactions() -> None:
 
 def provision() -> str:
     """Create tables (with TTL on), bucket and SES sender; return the requests stream's ARN."""
-    for model in ALL_MODELS:
-        if not model.exists():
-            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
-    ddb = aws.client("dynamodb")
-    for model in (PrivacyRequest, Marker):
-        ddb.update_time_to_live(TableName=model.Meta.table_name,
-                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    # The same definitions as the deployable template's (devtools/tables.py): keys, indexes, stream, TTL.
+    tables.create_local(aws.client("dynamodb"))
     s3 = aws.s3()
     bucket = config.get("DOCUMENTS_BUCKET")
     s3.create_bucket(Bucket=bucket)

@@ -1,6 +1,9 @@
-"""The deployable template: `chalice package --stage dev` patched by devtools/patch_sam.py, as `make
-package-check` builds it. A poison record must not hold the requests stream's shard: retries are capped, old
-records given up on, failing batches split, and what is given up on lands in a queue operators can read."""
+"""The deployable template, as `make package STAGE=dev|prod` builds it: Chalice's functions and API merged
+with deploy/resources.json (devtools/template.py), patched by devtools/patch_sam.py. One stack holds the whole
+stage — tables, bucket, queues, secret, sender, alarms — and the functions reach them by reference only.
+
+A poison record must not hold the requests stream's shard: retries are capped, old records given up on,
+failing batches split, and what is given up on lands in a queue operators can read."""
 import json
 import os
 import pathlib
@@ -9,25 +12,34 @@ import sys
 
 import pytest
 
-from devtools import patch_sam
+from devtools import patch_sam, tables
+from devtools import template as merge
 from devtools.stage_env import stage_environment
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHALICE = pathlib.Path(sys.executable).parent / "chalice"
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """Packaged once for the module (it takes seconds), with the CLI's own environment like package-check."""
-    out = tmp_path_factory.mktemp("package")
-    env = {k: v for k, v in os.environ.items() if k not in stage_environment("local")}
-    env.update(AWS_DEFAULT_REGION="eu-west-3")
-    env.pop("REQUESTS_STREAM_ARN", None)  # the dev stage names its own stream
-    subprocess.run([str(CHALICE), "package", "--stage", "dev", str(out)], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+def package(stage: str, out: pathlib.Path) -> dict:
+    """`make package STAGE=<stage>` with no AWS credentials or profile at all: packaging needs no account."""
+    env = {k: v for k, v in os.environ.items() if k not in stage_environment("local") and not k.startswith("AWS_")}
+    env.pop("REQUESTS_STREAM_ARN", None)  # the stage's config names a placeholder; the template replaces it
+    env.update(AWS_DEFAULT_REGION="eu-west-3", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    resources = out / "resources.json"
+    resources.write_text(merge.render())
+    subprocess.run([str(CHALICE), "package", "--stage", stage, "--merge-template", str(resources), str(out)],
+                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     packaged = json.loads((out / "sam.json").read_text())
     assert patch_sam.patch(packaged) == 1
+    patch_sam.wire(packaged)
     return packaged
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def template(request, tmp_path_factory):
+    """Packaged once per stage for the module (it takes seconds), with the CLI's own environment."""
+    return package(request.param, tmp_path_factory.mktemp(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +93,8 @@ def test_only_the_stream_function_s_role_may_send_to_the_failure_queue_and_only_
         for policy in resource["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                # The execution queue's grant (policy file, every function) names that queue, not this one.
-                if "executions" in json.dumps(statement["Resource"]):
+                # The execution queue's grant (every function) names that queue, not this one.
+                if statement["Resource"] == {"Fn::GetAtt": [merge.QUEUE, "Arn"]}:
                     continue
                 if any(a.lower().startswith("sqs:") or a == "*" for a in actions):
                     sends.setdefault(name, []).append(statement)
@@ -117,3 +129,225 @@ def test_a_stream_function_whose_role_is_not_in_the_template_is_refused():
         "Events": {"S": {"Type": "DynamoDB", "Properties": {"Stream": "arn"}}}}}}}
     with pytest.raises(ValueError, match="sqs:SendMessage"):
         patch_sam.patch(template)
+
+
+# --- one template for the whole stage -------------------------------------------------------------------------
+
+def resources_of(template, kind):
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def intrinsics_only(value) -> bool:
+    """A Ref, GetAtt or Sub (of the template's own names and AWS pseudo parameters), never a written ARN."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Sub")
+
+
+def test_the_committed_merge_template_is_the_one_the_models_give():
+    """deploy/resources.json is generated (`make package` rewrites it): a stale copy in the repository would
+    deploy tables the code no longer matches."""
+    assert (ROOT / "deploy" / "resources.json").read_text() == merge.render()
+
+
+def test_every_table_of_the_models_is_in_the_template_with_their_keys_and_indexes(template):
+    """Checked against PynamoDB's own schema, not against devtools/tables.py's reading of it."""
+    for variable, (model, suffix) in tables.TABLES.items():
+        table = template["Resources"][tables.logical_id(variable)]
+        props = table["Properties"]
+        schema = model._get_schema()
+        assert props["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
+        assert {(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]} == \
+            {(k["AttributeName"], k["KeyType"]) for k in schema["key_schema"]}
+        assert props["KeySchema"][0]["KeyType"] == "HASH"
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        assert set(indexes) == {i["index_name"] for i in schema.get("global_secondary_indexes", [])}
+        for index in schema.get("global_secondary_indexes", []):
+            mine = indexes[index["index_name"]]
+            assert {(k["AttributeName"], k["KeyType"]) for k in mine["KeySchema"]} == \
+                {(k["AttributeName"], k["KeyType"]) for k in index["key_schema"]}
+            assert mine["Projection"] == {"ProjectionType": "ALL"}
+        assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == \
+            {(a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]}
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert len(resources_of(template, "AWS::DynamoDB::Table")) == len(tables.TABLES)
+
+
+def test_the_requests_table_streams_both_images_and_requests_and_markers_expire(template):
+    requests = template["Resources"]["RequestsTable"]["Properties"]
+    assert requests["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    ttl = {name: r["Properties"].get("TimeToLiveSpecification")
+           for name, r in resources_of(template, "AWS::DynamoDB::Table").items()}
+    assert {name for name, spec in ttl.items() if spec} == {"RequestsTable", "MarkersTable"}
+    assert ttl["RequestsTable"] == ttl["MarkersTable"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_tables_bucket_and_secret_survive_a_stack_deletion_or_replacement(template):
+    for name in [*resources_of(template, "AWS::DynamoDB::Table"), merge.BUCKET, merge.SECRET]:
+        resource = template["Resources"][name]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+    for table in resources_of(template, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_documents_bucket_is_encrypted_private_tls_only_and_lets_exports_expire(template):
+    bucket = template["Resources"][merge.BUCKET]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert {"Prefix": "exports/", "ExpirationInDays": 31} in [
+        {k: r[k] for k in ("Prefix", "ExpirationInDays") if k in r} for r in rules if r["Status"] == "Enabled"]
+    assert [r["AbortIncompleteMultipartUpload"] for r in rules if "AbortIncompleteMultipartUpload" in r] == [
+        {"DaysAfterInitiation": 3}]
+    (policy,) = [p["Properties"] for p in resources_of(template, "AWS::S3::BucketPolicy").values()]
+    assert policy["Bucket"] == {"Ref": merge.BUCKET}
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_execution_queue_outlasts_a_slice_and_sets_a_poison_message_aside(template):
+    queue = template["Resources"][merge.QUEUE]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    worker_timeout = CONFIG["lambda_functions"]["execution_worker"]["lambda_timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [merge.DEAD_LETTERS, "Arn"]}
+    assert template["Resources"][merge.DEAD_LETTERS]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_the_local_queue_has_the_template_s_visibility_timeout():
+    from devtools import stack
+
+    assert stack.EXECUTION_VISIBILITY_SECONDS == merge.EXECUTION_VISIBILITY_SECONDS
+
+
+def test_the_sender_is_an_ses_identity_of_the_stack_from_a_parameter(template):
+    (identity,) = resources_of(template, "AWS::SES::EmailIdentity").values()
+    assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
+    assert "Default" not in template["Parameters"]["SenderEmail"]  # no deploy sends from an example address
+
+
+def test_the_token_secret_is_generated_by_secrets_manager_and_only_its_arn_reaches_the_functions(template):
+    secret = template["Resources"][merge.SECRET]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"] and "GenerateSecretString" in secret["Properties"]
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["TOKEN_SECRET_ARN"] == {"Ref": merge.SECRET}, name
+        assert not {"TOKEN_SECRET", "LOG_HASH_KEY", "PSEUDONYM_KEY"} & set(variables), name
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        assert {"Sid": "TokenSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": {"Ref": merge.SECRET}} in statements, name
+
+
+def test_no_secret_value_is_written_in_the_template_or_the_deployed_stages_config(template):
+    from chalicelib import config
+
+    text = json.dumps(template)
+    for secret in config.PLACEHOLDER_SECRETS:
+        assert secret not in text
+    for stage in ("dev", "prod"):
+        assert not {"TOKEN_SECRET", "LOG_HASH_KEY", "PSEUDONYM_KEY"} & set(
+            CONFIG["stages"][stage]["environment_variables"])
+
+
+def test_no_arn_is_written_by_hand(template):
+    """Every ARN is built from the template's resources and AWS's pseudo parameters (arn:${AWS::Partition}:...),
+    so the template deploys to any account and region, and a renamed resource is followed everywhere."""
+    text = json.dumps(template)
+    assert "arn:aws:" not in text
+    assert "123456789012" not in text and "000000000000" not in text
+
+
+def test_the_stream_handler_reads_the_requests_table_s_own_stream(template, stream_event):
+    assert stream_event["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
+
+
+def test_the_worker_reads_the_template_s_execution_queue(template):
+    events = template["Resources"]["ExecutionWorker"]["Properties"]["Events"]
+    (event,) = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    assert event["Queue"] == {"Fn::GetAtt": [merge.QUEUE, "Arn"]}
+
+
+def test_every_function_finds_tables_bucket_queue_and_sender_by_reference(template):
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == set(merge.FUNCTIONS)
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for variable in tables.TABLES:
+            assert variables[variable] == {"Ref": tables.logical_id(variable)}, name
+        assert variables["DOCUMENTS_BUCKET"] == {"Ref": merge.BUCKET}
+        assert variables["EXECUTION_QUEUE"] == {"Fn::GetAtt": [merge.QUEUE, "QueueName"]}
+        assert variables["SENDER_EMAIL"] == {"Ref": "SenderEmail"}
+        assert variables["REQUESTS_STREAM_ARN"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
+
+
+def test_links_in_emails_start_with_the_api_s_own_url_unless_a_custom_one_is_given(template):
+    for function in resources_of(template, "AWS::Serverless::Function").values():
+        url = function["Properties"]["Environment"]["Variables"]["PUBLIC_BASE_URL"]
+        condition, custom, own = url["Fn::If"]
+        assert (condition, custom) == ("HasPublicBaseUrl", {"Ref": "PublicBaseUrl"})
+        assert own == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+
+
+def test_the_api_names_its_handler_without_depending_on_it_so_there_is_no_cycle(template):
+    """APIHandler's PUBLIC_BASE_URL refers to RestAPI; RestAPI referring back to APIHandler would be a
+    dependency cycle CloudFormation refuses to deploy."""
+    body = json.dumps(template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"])
+    assert "APIHandler" not in body
+    assert "function:${AWS::StackName}-api/invocations" in body
+    assert template["Resources"]["APIHandler"]["Properties"]["FunctionName"] == merge.API_FUNCTION_NAME
+
+
+def test_every_role_s_grants_follow_the_template_s_resources(template):
+    roles = resources_of(template, "AWS::IAM::Role")
+    assert set(roles) == set(merge.FUNCTIONS.values())
+    granted = set()
+    for name, role in roles.items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                assert all(intrinsics_only(t) for t in targets), (name, statement)
+                assert statement["Effect"] == "Allow"
+                assert not [a for a in statement["Action"] if a == "*" or a.endswith(":*")]
+                granted.update(json.dumps(t) for t in targets)
+    text = " ".join(granted)
+    for table in resources_of(template, "AWS::DynamoDB::Table"):
+        assert f'["{table}", "Arn"]' in text
+    for resource in ("RequestsTable.Arn}/index/*", "DossiersTable.Arn}/index/*", '["RequestsTable", "StreamArn"]',
+                     f"{merge.BUCKET}.Arn}}/*", f'["{merge.QUEUE}", "Arn"]', f'{{"Ref": "{merge.SECRET}"}}'):
+        assert resource in text
+
+
+def test_errors_and_throttles_of_every_function_and_both_failure_queues_alarm_the_topic(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    watched = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": merge.TOPIC}]
+        (dimension,) = props["Dimensions"]
+        watched.add((props["MetricName"], json.dumps(dimension["Value"])))
+    for function in merge.FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            assert (metric, json.dumps({"Ref": function})) in watched
+    for queue in (patch_sam.QUEUE, merge.DEAD_LETTERS):
+        assert ("ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": [queue, "QueueName"]})) in watched
+    (subscription,) = resources_of(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_a_merge_that_leaves_two_functions_in_one_value_is_refused():
+    broken = {"Resources": {"X": {"Properties": {"Queue": {"Fn::Sub": "a", "Fn::GetAtt": ["Q", "Arn"]}}}}}
+    assert list(patch_sam.merged_intrinsics(broken)) == ["$.Resources.X.Properties.Queue"]
+
+
+def test_every_check_checkov_skips_is_listed_with_its_reason():
+    from devtools import checkov_skips
+
+    skips = checkov_skips.skips((ROOT / "deploy" / "checkov-skips.md").read_text())
+    assert skips and all(len(reason) > 20 for reason in skips.values())
+    with pytest.raises(ValueError, match="CKV_AWS_1 is skipped without a reason"):
+        checkov_skips.skips("| CKV_AWS_1 | |\n")
