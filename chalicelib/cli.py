@@ -39,6 +39,13 @@ def use_stage(stage: str, environ=os.environ, project: pathlib.Path | None = Non
         if stage != "local" and name in YOURS_WIN and environ.get(name):
             continue
         environ[name] = value
+    if stage != "local":
+        # Deployed tables are named by the stack (`make deploy` names it privacy-desk-<stage>): the same names
+        # the template gives them, unless your environment names them already.
+        from .config import deployed_table_names
+
+        for name, value in deployed_table_names(f"privacy-desk-{stage}").items():
+            environ.setdefault(name, value)
     if stage == "local":
         environ.setdefault("AWS_ENDPOINT_URL", f"http://127.0.0.1:{environ.get('MOTO_PORT', '5555')}")
         for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),

@@ -29,6 +29,16 @@ DEFAULTS = {
 }
 
 
+# The environment variable each table's name comes from, and the suffix of its deployed name (`<stack>-members`):
+# the one place a table is named (the template, the local stack and the CLI all read it).
+TABLE_SUFFIXES = {"MEMBERS_TABLE": "members", "SETTINGS_TABLE": "settings", "DOSSIERS_TABLE": "dossiers",
+                  "REQUESTS_TABLE": "requests", "MARKERS_TABLE": "markers"}
+
+
+def deployed_table_names(stack: str) -> dict[str, str]:
+    return {variable: f"{stack}-{suffix}" for variable, suffix in TABLE_SUFFIXES.items()}
+
+
 def get(name: str) -> str:
     value = os.environ.get(name)
     if value:

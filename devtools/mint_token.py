@@ -1,5 +1,5 @@
 """Kept for scripts that used it: `python -m chalicelib.cli --stage local token --team T --member M` does the
-same (and is what the README shows).
+same (and is what docs/walkthrough.md shows).
 
     .venv/bin/python -m devtools.mint_token <team_id> <member_id>     # MOTO_PORT=5555 unless set
 """

@@ -12,7 +12,7 @@ patched:
   other client's verification email — waits behind it.
 - `DestinationConfig.OnFailure`: what is given up on is written to an SQS queue this patch adds (SSE, 14 days),
   with a `sqs:SendMessage` grant on that queue alone in the function's role, an alarm on its depth, and its URL
-  as an output. README "Deploying" says what an operator does with a message there.
+  as an output. docs/deploying.md says what an operator does with a message there.
 
 With the stage's resources merged in (`--merge-template deploy/resources.json`, devtools/template.py), `wire`
 also sets what a merge can't:
@@ -101,7 +101,7 @@ def add_failure_queue(template: dict) -> None:
     # Any message means an email may not have gone out: one is enough to look. No action is attached (the
     # template has no topic); subscribe the stage's on-call channel to it.
     resources[ALARM] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmDescription": "A stream batch failed for good: see README, Deploying, failed stream batches",
+        "AlarmDescription": "A stream batch failed for good: see docs/deploying.md, failed stream batches",
         "Namespace": "AWS/SQS",
         "MetricName": "ApproximateNumberOfMessagesVisible",
         "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [QUEUE, "QueueName"]}}],

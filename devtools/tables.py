@@ -3,21 +3,17 @@
 the deployed ones can't drift apart.
 
 Each table is named by the environment variable its model reads (`MEMBERS_TABLE`...); from it come the
-template's logical id (`MembersTable`) and the deployed name's suffix (`<stack>-members`). Renaming a table is a
-change of that suffix here, in one line.
+template's logical id (`MembersTable`) and the deployed name's suffix (`<stack>-members`, from
+`config.TABLE_SUFFIXES`). Renaming a table is a change of that suffix, in one line.
 """
 from pynamodb.attributes import TTLAttribute
 
-from chalicelib import models
+from chalicelib import config, models
 
 # environment variable the model reads -> (model, deployed name's suffix)
-TABLES = {
-    "MEMBERS_TABLE": (models.Member, "members"),
-    "SETTINGS_TABLE": (models.TeamSettings, "settings"),
-    "DOSSIERS_TABLE": (models.Dossier, "dossiers"),
-    "REQUESTS_TABLE": (models.PrivacyRequest, "requests"),
-    "MARKERS_TABLE": (models.Marker, "markers"),
-}
+_MODELS = {"MEMBERS_TABLE": models.Member, "SETTINGS_TABLE": models.TeamSettings, "DOSSIERS_TABLE": models.Dossier,
+           "REQUESTS_TABLE": models.PrivacyRequest, "MARKERS_TABLE": models.Marker}
+TABLES = {variable: (_MODELS[variable], suffix) for variable, suffix in config.TABLE_SUFFIXES.items()}
 
 
 def logical_id(variable: str) -> str:

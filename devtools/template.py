@@ -67,7 +67,7 @@ def table_resources() -> dict:
         resources[tables.logical_id(variable)] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": {
             "TableName": {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"},
             **definition,
-            # A stack update or a slip must not drop a team's records: deleting a table is deliberate (README).
+            # A stack update or a slip must not drop a team's records: deleting a table is deliberate (docs/deploying.md).
             "DeletionProtectionEnabled": True,
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},

@@ -39,7 +39,7 @@ import pytest
 
 from tests.test_local_stack import ROOT, LocalStack, clean_environment
 
-README = ROOT / "README.md"
+README = ROOT / "docs" / "walkthrough.md"  # the walk-throughs live there; README.md points to them
 WALKTHROUGHS = ("## Walk-through: an erasure request, end to end",
                 "## Walk-through: every other right, and the clock")
 SESSION_SECONDS = 240  # the whole walk-through takes well under a minute; this only bounds a hang
@@ -84,7 +84,7 @@ def walkthrough_blocks(text: str) -> list[Block]:
                 blocks[-1].expected, blocks[-1].expected_line = "\n".join(body), opening + 1
         i += 1
     missing = set(WALKTHROUGHS) - seen
-    assert not missing, f"README.md has no heading {sorted(missing)}: rename it here too, or the test runs less"
+    assert not missing, f"docs/walkthrough.md has no heading {sorted(missing)}: rename it here too, or the test runs less"
     return blocks
 
 
@@ -93,7 +93,7 @@ def _fence(lines: list[str], start: int) -> tuple[list[str], int]:
     end = start + 1
     while end < len(lines) and not lines[end].startswith("```"):
         end += 1
-    assert end < len(lines), f"README.md:{start + 1}: unclosed ``` block"
+    assert end < len(lines), f"docs/walkthrough.md:{start + 1}: unclosed ``` block"
     return lines[start + 1:end], end
 
 
@@ -181,7 +181,7 @@ def mismatches(block: Block, output: str) -> list[str]:
     problems = []
     if block.expected is not None:
         expected = normalise(block.expected)
-        where = f"README.md:{block.expected_line} ({block.heading})"
+        where = f"docs/walkthrough.md:{block.expected_line} ({block.heading})"
         if "..." in expected:
             missing = missing_pieces(block.expected.splitlines(), output)
             if missing:
@@ -192,7 +192,7 @@ def mismatches(block: Block, output: str) -> list[str]:
     if block.excerpts:
         missing = missing_pieces([text for _, text in block.excerpts], output)
         if missing:
-            problems.append(f"README.md:{block.excerpts[0][0]} ({block.heading}): output comments not found in "
+            problems.append(f"docs/walkthrough.md:{block.excerpts[0][0]} ({block.heading}): output comments not found in "
                             f"the output, in this order: {missing}")
     if problems:
         problems.append(f"the block's real output:\n{output}")
@@ -317,7 +317,7 @@ def test_the_readme_walkthroughs_run_as_written(stack, tmp_path):
     blocks = walkthrough_blocks(README.read_text())
     first, used = with_printed_values(blocks[0].code, printed_lines(stack))
     assert {"api", "team_id", "admin_token"} <= used, (
-        f"README.md:{blocks[0].line}: the walk-through's first block must set the values make run printed "
+        f"docs/walkthrough.md:{blocks[0].line}: the walk-through's first block must set the values make run printed "
         f'(a comment naming each line, e.g. # the "team_id:" line); it names {sorted(used)}')
     workdir = tmp_path / "session"
     workdir.mkdir()
@@ -329,6 +329,6 @@ def test_the_readme_walkthroughs_run_as_written(stack, tmp_path):
     problems = [p for block, output in zip(blocks, outputs, strict=False) for p in mismatches(block, output)]
     if stopped is not None:
         failed = blocks[len(outputs)]
-        problems.append(f"README.md:{failed.line} ({failed.heading}): {stopped}\n--- the block\n{failed.code}")
+        problems.append(f"docs/walkthrough.md:{failed.line} ({failed.heading}): {stopped}\n--- the block\n{failed.code}")
     assert not problems, "\n\n".join(problems) + f"\n\n(make run's log: {stack.log.name})"
     assert len(outputs) == len(blocks)

@@ -77,11 +77,10 @@ def test_every_stage_sets_the_variables_the_code_reads():
             assert settings["environment_variables"]["STAGE"] == stage
 
 
-def test_readme_deployment_section_names_every_index_the_models_query():
+def test_the_deploying_page_names_every_index_the_models_query():
     from chalicelib.models import ALL_MODELS
 
-    readme = (ROOT / "README.md").read_text()
-    deploying = readme[readme.index("## Deploying"):]
+    deploying = (ROOT / "docs" / "deploying.md").read_text()
     for model in ALL_MODELS:
         assert model.Meta.table_name.replace("-local-", "-dev-") in deploying
         for index in model._indexes.values():
