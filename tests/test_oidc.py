@@ -310,3 +310,26 @@ def test_make_run_hands_its_oidc_variables_to_the_local_stage(monkeypatch):
     env = run_local.local_environment(5555)
     assert env["OIDC_ISSUER"] == "https://idp.example" and env["OIDC_AUDIENCE"] == "desk"
     assert "OIDC_JWKS_URL" not in env
+
+
+def test_make_run_with_the_three_variables_accepts_a_token_from_a_local_jwks(monkeypatch):
+    """End to end: the real `make run` stack (subprocesses), a provider on localhost, the demo team's admin."""
+    from tests.test_local_stack import Http, LocalStack
+
+    provider = Provider()
+    key = provider.new_key("RSA")
+    monkeypatch.setenv("OIDC_ISSUER", provider.issuer)
+    monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("OIDC_JWKS_URL", provider.issuer + "/keys")
+    stack = LocalStack()
+    try:
+        stack.wait_ready()
+        http = Http(stack.api)
+        path = f"/teams/{stack.team_id}/privacy/settings"
+        status, body = http.get(path, token=provider.token(key, email="admin@demo.example"))
+        assert status == 200 and body["team_id"] == stack.team_id, body
+        assert http.get(path, token=provider.token(key, email="stranger@demo.example"))[0] == 403
+        assert provider.jwks_fetches >= 1
+    finally:
+        stack.stop()
+        provider.stop()
