@@ -42,6 +42,13 @@ def test_the_portal_refuses_an_address_that_could_change_meaning_on_the_way(api,
     assert api.state()["privacy-desk-local-requests"] == []
 
 
+@pytest.mark.parametrize("address", [REVIEW_ADDRESS, REVIEW_BCC, "a@=?utf-8?q?evil?=.example"])
+def test_an_encoded_word_is_refused_saying_so(api, team, address):
+    answer = api.submit(team, address)
+    assert answer.status_code == 400
+    assert "encoded words" in answer.json_body["Message"]
+
+
 def test_a_non_ascii_local_part_is_refused_saying_why(api, team):
     answer = api.submit(team, "jöhn@example.fr")
     assert answer.status_code == 400
@@ -106,6 +113,28 @@ def test_a_message_ses_rejects_is_permanent_and_others_still_go(api, team, monke
     api.deliver(records)  # redelivered: still nothing twice
     assert len(api.mail_to("bob@client.example")) == 1
     assert len(api.request_view(team, alice)["alerts"]) == 1
+
+
+def test_one_officer_address_ses_rejects_does_not_stop_the_other_officers_email(api, team, monkeypatch):
+    # No officer chosen: every admin is told, in member-id order ("bea" before the first admin's "m_...").
+    api.add_member(team, "bea", "bea@team.example", role="admin")
+    real_ses = mailer.aws.ses()
+
+    class RejectingBea:
+        def send_raw_email(self, **kwargs):
+            if "bea@team.example" in kwargs["Destinations"]:
+                raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Address blacklisted."}},
+                                  "SendRawEmail")
+            return real_ses.send_raw_email(**kwargs)
+
+    request_id = api.submit(team, "alice@client.example").json_body["request_id"]
+    api.pump()
+    api.get(api.last_link_to("alice@client.example", "/portal/privacy/verify/"))
+    monkeypatch.setattr(mailer.aws, "ses", RejectingBea)
+    api.pump()
+    assert len(api.mail_to(team.admin_email)) == 1  # the next officer's email still went
+    alerts = api.request_view(team, request_id)["alerts"]
+    assert [(a["email"], a["recipient"]) for a in alerts] == [("officer_new", "officer")]
 
 
 def test_ses_rejection_is_classified_permanent_but_throttling_is_not(monkeypatch):
