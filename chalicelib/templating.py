@@ -47,7 +47,8 @@ def _env(locale: str = DEFAULT_LOCALE):
     import jinja2  # imported on first render: most invocations (stream records, list routes) render nothing
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_ROOT),
+        # a shared template first; until every template is converted, the language's own copy otherwise
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(_ROOT), jinja2.FileSystemLoader(os.path.join(_ROOT, locale))]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -70,19 +71,9 @@ def pick_locale(*candidates: str | None) -> str:
     return DEFAULT_LOCALE
 
 
-def _template(path: str, locale: str):
-    import jinja2
-
-    env = _env(locale)
-    try:
-        return env.get_template(path)
-    except jinja2.TemplateNotFound:
-        return env.get_template(f"{locale}/{path}")
-
-
 def render(path: str, locale: str, **values) -> str:
     locale = pick_locale(locale)
-    return _template(path, locale).render(locale=locale, **values)
+    return _env(locale).get_template(path).render(locale=locale, **values)
 
 
 def render_email(name: str, locale: str, **values) -> dict:
