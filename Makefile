@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
+.PHONY: i18n run test unit package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -12,6 +12,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+# Translations (chalicelib/templating.py): extract every marked sentence of the templates, merge it into each
+# language's catalog (new ones arrive empty; test_catalogs fails until they are translated), and compile the
+# .mo files, which are committed and ship in the Lambda package. Stable output: no dates, no wrapping.
+I18N := chalicelib/locale
+i18n: install
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header --no-wrap \
+		-o $(I18N)/messages.pot chalicelib/templates
+	$(VENV)/bin/pybabel -q update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching \
+		--ignore-pot-creation-date --no-wrap
+	$(VENV)/bin/pybabel -q compile -d $(I18N)
 
 run: install
 	$(PY) -u -m devtools.run_local

@@ -1,27 +1,66 @@
-"""Jinja2 templates for every email and HTML page, per language (`templates/<locale>/...`).
+"""Jinja2 templates for every email and HTML page, translated with gettext catalogs (`locale/<lang>/...`).
 
 No user-facing sentence is built in Python: code picks a template and passes values. StrictUndefined turns
-a missing variable into an error instead of a silently blank sentence."""
+a missing variable into an error instead of a silently blank sentence.
+
+A template lives once under `templates/` with its sentences marked for translation (`{% trans %}`, `_()`);
+`make i18n` extracts them into `locale/messages.pot` and compiles each language's catalog. Templates not yet
+converted still have one copy per language under `templates/<locale>/`, found when no shared one exists."""
 import functools
 import os
 
 LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
 _ROOT = os.path.join(os.path.dirname(__file__), "templates")
+CATALOGS = os.path.join(os.path.dirname(__file__), "locale")
+# CLDR's plain "en" is American ("January 1, 2026"); a European controller writes "1 January 2026".
+_FORMAT_LOCALE = {"en": "en_GB"}
+
+
+def _date(iso_text: str | None, locale: str) -> str:
+    """"2026-01-31T10:00:00Z" → the UTC day, in the language's long form."""
+    if not iso_text:
+        return ""
+    import datetime
+
+    from babel.dates import format_date
+
+    day = datetime.date.fromisoformat(iso_text[:10])
+    text = format_date(day, format="long", locale=_FORMAT_LOCALE.get(locale, locale))
+    if locale == "fr" and day.day == 1:
+        text = "1er" + text[1:]  # French writes the first of the month as an ordinal; CLDR has no such pattern
+    return text
+
+
+def _decimal(number, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(number, format="#,##0.0", locale=_FORMAT_LOCALE.get(locale, locale))
 
 
 @functools.lru_cache(maxsize=None)
-def _env():
+def _env(locale: str = DEFAULT_LOCALE):
+    """One environment per language: gettext is installed on the environment, so imported macro files
+    (`_labels.txt`) translate too without being imported with context."""
+    import gettext
+
     import jinja2  # imported on first render: most invocations (stream records, list routes) render nothing
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_ROOT),
+        # a shared template first; until every template is converted, the language's own copy otherwise
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(_ROOT), jinja2.FileSystemLoader(os.path.join(_ROOT, locale))]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # fallback=False: a language offered without its compiled catalog is a packaging error, not English text
+    translations = gettext.translation("messages", CATALOGS, languages=[locale], fallback=False)
+    env.install_gettext_translations(translations, newstyle=False)
     env.filters["day"] = lambda iso_text: (iso_text or "")[:10]
+    env.filters["date"] = lambda iso_text: _date(iso_text, locale)
+    env.filters["decimal"] = lambda number: _decimal(number, locale)
     return env
 
 
@@ -33,7 +72,8 @@ def pick_locale(*candidates: str | None) -> str:
 
 
 def render(path: str, locale: str, **values) -> str:
-    return _env().get_template(f"{pick_locale(locale)}/{path}").render(locale=pick_locale(locale), **values)
+    locale = pick_locale(locale)
+    return _env(locale).get_template(path).render(locale=locale, **values)
 
 
 def render_email(name: str, locale: str, **values) -> dict:
@@ -45,11 +85,16 @@ def render_email(name: str, locale: str, **values) -> dict:
     }
 
 
+def _names(folder: str, suffix: str) -> set[str]:
+    path = os.path.join(_ROOT, folder)
+    return {f[: -len(suffix)] for f in os.listdir(path) if f.endswith(suffix)} if os.path.isdir(path) else set()
+
+
 def email_names() -> list[str]:
-    folder = os.path.join(_ROOT, DEFAULT_LOCALE, "email")
-    return sorted({f.split(".")[0] for f in os.listdir(folder) if not f.startswith("_")})
+    names = _names("email", ".txt") | _names(f"{DEFAULT_LOCALE}/email", ".txt")
+    return sorted({n.split(".")[0] for n in names if not n.startswith("_")})
 
 
 def page_names() -> list[str]:
-    folder = os.path.join(_ROOT, DEFAULT_LOCALE, "pages")
-    return sorted(f[: -len(".html")] for f in os.listdir(folder) if f.endswith(".html") and not f.startswith("_"))
+    names = _names("pages", ".html") | _names(f"{DEFAULT_LOCALE}/pages", ".html")
+    return sorted(n for n in names if not n.startswith("_"))

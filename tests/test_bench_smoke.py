@@ -68,7 +68,7 @@ def test_importing_the_app_leaves_templates_validators_and_crypto_for_later():
 
     from devtools.stage_env import ROOT
 
-    heavy = ("jinja2", "fastjsonschema", "email_validator", "jwt", "cryptography", "chalicelib.oidc")
+    heavy = ("jinja2", "babel", "fastjsonschema", "email_validator", "jwt", "cryptography", "chalicelib.oidc")
     probe = f"import app, sys; print([m for m in {heavy!r} if m in sys.modules])"
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "STAGE": "local",
            "REQUESTS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:1:table/x/stream/x"}

@@ -88,7 +88,7 @@ def glued(text: str) -> list[str]:
 
 
 def labels(locale: str):
-    return templating._env().get_template(f"{locale}/_labels.txt").module
+    return templating._env(locale).get_template("_labels.txt").module
 
 
 def test_every_email_has_its_variables_declared_here():
@@ -177,13 +177,27 @@ def test_the_english_article_fits_the_type():
     assert "a erasure" not in verify["text"]
 
 
-def _template_files(locale: str) -> set[str]:
-    root = os.path.join(os.path.dirname(templating.__file__), "templates", locale)
-    return {os.path.relpath(os.path.join(folder, f), root) for folder, _, files in os.walk(root) for f in files}
+def _template_files(locale: str | None = None) -> set[str]:
+    """The templates one language sees: the shared ones, plus its own copies of those not yet converted."""
+    root = os.path.join(os.path.dirname(templating.__file__), "templates")
+    shared = {os.path.relpath(os.path.join(folder, f), root) for folder, _, files in os.walk(root) for f in files
+              if os.path.relpath(folder, root).split(os.sep)[0] not in templating.LOCALES}
+    if locale is None:
+        return shared
+    own = os.path.join(root, locale)
+    return shared | {os.path.relpath(os.path.join(folder, f), own) for folder, _, files in os.walk(own) for f in files}
 
 
 def test_every_template_has_a_twin_in_each_language():
     assert _template_files("en") == _template_files("fr")
+
+
+def test_a_converted_template_has_no_leftover_copy_in_a_language():
+    root = os.path.join(os.path.dirname(templating.__file__), "templates")
+    for locale in templating.LOCALES:
+        own = {os.path.relpath(os.path.join(folder, f), os.path.join(root, locale))
+               for folder, _, files in os.walk(os.path.join(root, locale)) for f in files}
+        assert not own & _template_files(), locale
 
 
 def test_every_email_has_three_parts():

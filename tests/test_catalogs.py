@@ -1,0 +1,66 @@
+"""The gettext catalogs: every language offered is complete, up to date with the templates, and compiled.
+
+`make i18n` regenerates them; these tests fail when someone forgot to run it, or left a sentence untranslated."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from chalicelib import schemas, templating
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def catalog(locale: str):
+    with open(os.path.join(templating.CATALOGS, locale, "LC_MESSAGES", "messages.po"), "rb") as f:
+        return read_po(f, locale=locale)
+
+
+def test_the_portal_and_the_templates_offer_the_same_languages():
+    assert set(schemas.LOCALES) == set(templating.LOCALES)
+
+
+def test_every_language_offered_has_a_catalog_and_no_other():
+    assert set(os.listdir(templating.CATALOGS)) - {"messages.pot"} == set(templating.LOCALES)
+
+
+@pytest.mark.parametrize("locale", templating.LOCALES)
+def test_every_sentence_is_translated_and_none_is_fuzzy(locale):
+    messages = [m for m in catalog(locale) if m.id]
+    assert messages
+    assert [m.id for m in messages if not m.string] == []
+    assert [m.id for m in messages if m.fuzzy] == []
+
+
+@pytest.mark.parametrize("locale", templating.LOCALES)
+def test_a_translation_keeps_the_placeholders_of_its_source(locale):
+    for message in catalog(locale):
+        if message.id:
+            assert sorted(PLACEHOLDER.findall(message.string)) == sorted(PLACEHOLDER.findall(message.id)), message.id
+
+
+def test_make_i18n_would_change_nothing(tmp_path):
+    """The committed .pot, .po and .mo files are what `make i18n` makes from today's templates."""
+    work = tmp_path / "locale"
+    shutil.copytree(templating.CATALOGS, work)
+    subprocess.run(["make", "-s", "--no-print-directory", "i18n", f"I18N={work}"], cwd=ROOT, check=True,
+                   capture_output=True)
+    for folder, _, files in os.walk(templating.CATALOGS):
+        for name in files:
+            committed = os.path.join(folder, name)
+            made = work / os.path.relpath(committed, templating.CATALOGS)
+            with open(committed, "rb") as a, open(made, "rb") as b:
+                assert a.read() == b.read(), f"{committed} is stale: run make i18n"
+
+
+@pytest.mark.parametrize("locale", templating.LOCALES)
+def test_the_compiled_catalog_is_the_one_rendering_uses(locale):
+    """Nothing compiles at cold start: the .mo ships beside its .po and holds every translation."""
+    with open(os.path.join(templating.CATALOGS, locale, "LC_MESSAGES", "messages.mo"), "rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == {m.id: m.string for m in catalog(locale) if m.id}
