@@ -123,7 +123,7 @@ def work(message: dict, time_left) -> str:
         return time.monotonic() - started >= budget
 
     try:
-        result = runner.run(item, {"note": item.note}, progress, should_stop,
+        result = runner.run(item, progress, should_stop,
                             lambda p: pr.record_progress(item, p))
     except Exception as exc:  # noqa: BLE001 — every failure is either retried or recorded, never silent
         if is_transient(exc):
@@ -186,7 +186,7 @@ class Erasure(Runner):
     exports. Bounded: it stops between pages when the slice's time is up and carries on in the next slice."""
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         if not purge.erase_client(item.team_id, item.email, progress, save, should_stop=should_stop):
             return None
         exports_deleted = exports.erase_client_exports(item.team_id, item.email)
@@ -198,7 +198,7 @@ class Export(Runner):
     """Art. 15 / Art. 20: a zip the client downloads through their emailed link."""
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         return exports.build(item, progress, save, should_stop)
 
 
@@ -214,7 +214,7 @@ class Rectification(Runner):
                              field="body.note")
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         return {"dossiers": dossiers.count_client_dossiers(item.team_id, item.email)}
 
 
@@ -222,7 +222,7 @@ class Restriction(Runner):
     """Art. 18: dossiers stay stored, but every write to them is refused until the restriction is lifted."""
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         return {"dossiers_restricted": dossiers.set_restricted(item.team_id, item.email, True)}
 
 
@@ -230,7 +230,7 @@ class Objection(Runner):
     """Art. 21: the objection is recorded for the email; new dossiers record it and lists show it."""
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         return {"dossiers": dossiers.record_objection(item.team_id, item.email, item.request_id)}
 
 
@@ -238,7 +238,7 @@ class ConsentWithdrawal(Runner):
     """Art. 7(3): run as soon as the client verified — withdrawing needs nobody's approval."""
 
     @staticmethod
-    def run(item, data, progress, should_stop, save):
+    def run(item, progress, should_stop, save):
         return {"dossiers_updated": dossiers.withdraw_consent(item.team_id, item.email)}
 
 
