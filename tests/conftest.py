@@ -37,3 +37,16 @@ def api(aws):
 def team(api):
     """A team with one admin; `team.token` is the admin's bearer token."""
     return api.new_team()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """The real `make run` stack (subprocesses on free ports), one per test module that asks for it."""
+    from tests.test_local_stack import LocalStack
+
+    running = LocalStack()
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()

@@ -210,6 +210,31 @@ def s3_keys(prefix: str = "") -> list[str]:
     return sorted(keys)
 
 
+def shift_time(monkeypatch, delta):
+    """Move the whole product (our clock and PyJWT's expiry checks) `delta` into the future."""
+    import datetime as dt
+
+    from chalicelib import clock
+
+    later = clock.now() + delta
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    class Frozen:
+        def __getattr__(self, name):
+            return getattr(dt.datetime, name)
+
+        def now(self, tz=None):
+            return later
+
+    monkeypatch.setattr("jwt.api_jwt.datetime", Frozen())
+
+
+def without_rate_counters(state: dict) -> dict:
+    """A snapshot less the rate counters: a portal submission counts against its source's limit even when it is
+    refused (an unknown team), and a counter is not data."""
+    return {table: [item for item in items if '"rate#' not in item] for table, items in state.items()}
+
+
 def alter_one_char(token: str, index: int | None = None) -> str:
     """The token with one character of its signature changed (never the last one, whose low bits are padding)."""
     position = token.rindex(".") + 1 if index is None else index

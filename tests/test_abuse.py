@@ -6,21 +6,7 @@ import pytest
 
 from chalicelib import clock, config, teams, tokens
 from chalicelib.notifications import BatchFailed
-
-
-def shift_time(monkeypatch, delta):
-    """Move the whole product (our clock and PyJWT's expiry checks) `delta` into the future."""
-    later = clock.now() + delta
-    monkeypatch.setattr(clock, "now", lambda: later)
-
-    class Frozen:
-        def __getattr__(self, name):
-            return getattr(dt.datetime, name)
-
-        def now(self, tz=None):
-            return later
-
-    monkeypatch.setattr("jwt.api_jwt.datetime", Frozen())
+from tests.support import shift_time
 
 
 # --- verification ---------------------------------------------------------------------------------------------

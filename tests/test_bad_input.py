@@ -8,7 +8,7 @@ import types
 import pytest
 
 from chalicelib import tokens
-from tests.support import error_shape
+from tests.support import error_shape, without_rate_counters
 
 
 @pytest.fixture
@@ -214,18 +214,13 @@ UNKNOWN_IDS = [
 ]
 
 
-def _without_rate_counters(state: dict) -> dict:
-    """A portal submission counts against its source's rate limit even for an unknown team: that's not data."""
-    return {table: [item for item in items if '"rate#' not in item] for table, items in state.items()}
-
-
 def test_unknown_ids_are_404_and_write_nothing(api, world):
     before = api.state()
     for method, template, body, needs_token in UNKNOWN_IDS:
         answer = api.call(method, path_for(template, world), body, token=world.team.token if needs_token else None)
         assert answer.status_code == 404, (method, template, answer.body)
         error_shape(answer)
-    assert _without_rate_counters(api.state()) == _without_rate_counters(before)
+    assert without_rate_counters(api.state()) == without_rate_counters(before)
 
 
 def test_unknown_team_on_a_team_route_is_refused_and_writes_nothing(api, world):

@@ -95,20 +95,25 @@ def test_an_undeliverable_address_is_recorded_on_the_request_and_does_not_fail_t
     assert [(a["kind"], a["email"], a["recipient"]) for a in alerts] == [("email_failed", "verify", "client")]
 
 
-def test_a_message_ses_rejects_is_permanent_and_others_still_go(api, team, monkeypatch):
+def _ses_rejecting(address: str):
+    """SES (moto's) as it answers a blocked recipient: MessageRejected for `address`, delivery for the rest."""
     real_ses = mailer.aws.ses()
 
-    class RejectingAlice:
+    class Rejecting:
         def send_raw_email(self, **kwargs):
-            if "alice@client.example" in kwargs["Destinations"]:
+            if address in kwargs["Destinations"]:
                 raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Address blacklisted."}},
                                   "SendRawEmail")
             return real_ses.send_raw_email(**kwargs)
 
+    return lambda: Rejecting()
+
+
+def test_a_message_ses_rejects_is_permanent_and_others_still_go(api, team, monkeypatch):
     alice = api.submit(team, "alice@client.example").json_body["request_id"]
     api.submit(team, "bob@client.example")
     records = api.stream_records()
-    monkeypatch.setattr(mailer.aws, "ses", RejectingAlice)
+    monkeypatch.setattr(mailer.aws, "ses", _ses_rejecting("alice@client.example"))
     api.deliver(records)  # no BatchFailed: nothing here can pass by retrying
     api.deliver(records)  # redelivered: still nothing twice
     assert len(api.mail_to("bob@client.example")) == 1
@@ -118,19 +123,10 @@ def test_a_message_ses_rejects_is_permanent_and_others_still_go(api, team, monke
 def test_one_officer_address_ses_rejects_does_not_stop_the_other_officers_email(api, team, monkeypatch):
     # No officer chosen: every admin is told, in member-id order ("bea" before the first admin's "m_...").
     api.add_member(team, "bea", "bea@team.example", role="admin")
-    real_ses = mailer.aws.ses()
-
-    class RejectingBea:
-        def send_raw_email(self, **kwargs):
-            if "bea@team.example" in kwargs["Destinations"]:
-                raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Address blacklisted."}},
-                                  "SendRawEmail")
-            return real_ses.send_raw_email(**kwargs)
-
     request_id = api.submit(team, "alice@client.example").json_body["request_id"]
     api.pump()
     api.get(api.last_link_to("alice@client.example", "/portal/privacy/verify/"))
-    monkeypatch.setattr(mailer.aws, "ses", RejectingBea)
+    monkeypatch.setattr(mailer.aws, "ses", _ses_rejecting("bea@team.example"))
     api.pump()
     assert len(api.mail_to(team.admin_email)) == 1  # the next officer's email still went
     alerts = api.request_view(team, request_id)["alerts"]

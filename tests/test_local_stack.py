@@ -19,7 +19,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
@@ -208,14 +207,6 @@ def link(message: dict, marker: str) -> str | None:
     return links[-1] if links else None
 
 
-@pytest.fixture(scope="module")
-def stack():
-    running = LocalStack()
-    try:
-        running.wait_ready()
-        yield running
-    finally:
-        running.stop()
 
 
 def test_make_run_serves_the_readme_story(stack):

@@ -4,7 +4,7 @@ import datetime as dt
 
 from chalicelib import ratelimit
 from chalicelib.models import PrivacyRequest
-from tests.test_abuse import shift_time
+from tests.support import shift_time
 
 VICTIM = "victim@client.example"
 

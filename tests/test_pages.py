@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from chalicelib import clock, privacy_requests, templating
+from chalicelib import privacy_requests, templating
 from chalicelib.models import PrivacyRequest
-from tests.support import alter_one_char
+from tests.support import alter_one_char, shift_time
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HTML = {"Accept": "text/html"}
@@ -22,21 +22,6 @@ INVALID = {"en": "This link is not valid", "fr": "Ce lien n'est pas valide"}
 NOT_FOUND = {"en": "This request no longer exists", "fr": "Cette demande n'existe plus"}
 CANCELLED = {"en": "This request was cancelled", "fr": "Cette demande a été annulée"}
 NOTE_INVALID = {"en": "The note can't be sent as it is", "fr": "La note ne peut pas être envoyée telle quelle"}
-
-
-def shift_time(monkeypatch, delta):
-    """Move the product (our clock and PyJWT's expiry checks) `delta` into the future."""
-    later = clock.now() + delta
-    monkeypatch.setattr(clock, "now", lambda: later)
-
-    class Frozen:
-        def __getattr__(self, name):
-            return getattr(dt.datetime, name)
-
-        def now(self, tz=None):
-            return later
-
-    monkeypatch.setattr("jwt.api_jwt.datetime", Frozen())
 
 
 def use_locale(api, team, locale):

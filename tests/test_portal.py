@@ -2,7 +2,7 @@
 import datetime as dt
 
 from chalicelib import tokens
-from tests.support import alter_one_char, error_shape
+from tests.support import alter_one_char, error_shape, without_rate_counters
 
 
 def settings_path(team):
@@ -102,11 +102,6 @@ def test_requests_are_accepted_when_the_banner_is_off(api, team):
     assert answer.json_body["status"] == "awaiting_verification"
 
 
-def _without_rate_counters(state: dict) -> dict:
-    return {table: [item for item in items if '"rate#' not in item] if isinstance(items, list) else items
-            for table, items in state.items()}
-
-
 def test_submitting_to_an_unknown_team_is_404_and_writes_nothing_but_the_sources_rate_counter(api, team):
     """Probing for team ids counts against the caller's network like any submission (the team's existence is
     checked inside the write's transaction, not read before it)."""
@@ -114,7 +109,7 @@ def test_submitting_to_an_unknown_team_is_404_and_writes_nothing_but_the_sources
     answer = api.post("/portal/t_nope/privacy/requests", {"email": "alice@client.example", "type": "erasure"})
     assert answer.status_code == 404
     error_shape(answer)
-    assert _without_rate_counters(api.state()) == _without_rate_counters(before)
+    assert without_rate_counters(api.state()) == without_rate_counters(before)
 
 
 # --- unverified requests reach nobody ----------------------------------------------------------------------------

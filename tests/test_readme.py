@@ -35,7 +35,6 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-import pytest
 
 from tests.test_local_stack import ROOT, LocalStack, clean_environment
 
@@ -294,14 +293,6 @@ def test_one_session_carries_variables_and_functions_and_stops_at_the_first_fail
 
 # --- the walk-throughs ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def stack():
-    running = LocalStack()
-    try:
-        running.wait_ready()
-        yield running
-    finally:
-        running.stop()
 
 
 def session_environment(stack: LocalStack, tmp: pathlib.Path) -> dict:
