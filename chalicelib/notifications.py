@@ -17,6 +17,7 @@ One client's record can therefore never hold back the emails of every later reco
 """
 import dataclasses
 import datetime as dt
+import functools
 import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -84,13 +85,7 @@ def handle_record(record: dict) -> int:
         return 0
     relevant = [event for event in events if _still_relevant(event, current)]
     sent = sent_markers([event.marker for event in relevant])
-    settings: list = []
-
-    def team():
-        if not settings:
-            settings.append(teams.require_team(current.team_id))
-        return settings[0]
-
+    team = functools.cache(lambda: teams.require_team(current.team_id))  # read once, only if an email needs it
     count = 0
     for event in relevant:
         if event.marker in sent:
