@@ -15,6 +15,8 @@ DEFAULTS = {
     "DOCUMENTS_BUCKET": "privacy-desk-documents",
     "EXECUTION_QUEUE": "privacy-desk-executions",
     "EXECUTION_LEASE_SECONDS": "360",
+    # Seconds before each webhook retry (the Standard Webhooks schedule after the first attempt).
+    "WEBHOOK_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",
     "SENDER_EMAIL": "privacy@privacy-desk.example",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "PORTAL_TAGGED_INBOX_PER_DAY": "10",

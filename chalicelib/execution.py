@@ -25,7 +25,7 @@ import time
 
 from pynamodb.exceptions import UpdateError
 
-from . import aws, clock, config, dossiers, exports, notifications, purge, schemas, teams
+from . import aws, clock, config, dossiers, exports, notifications, purge, recipients, schemas, teams
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -98,8 +98,16 @@ def enqueue(team_id: str, request_id: str) -> None:
 
 def handle_messages(bodies: list[str], remaining_ms) -> dict:
     """The SQS worker's entry point: one slice per message. `remaining_ms()` is the Lambda's time left."""
-    outcomes = [work(json.loads(body), lambda: remaining_ms() / 1000.0) for body in bodies]
+    outcomes = [dispatch(json.loads(body), lambda: remaining_ms() / 1000.0) for body in bodies]
     return {"slices": outcomes}
+
+
+def dispatch(message: dict, time_left) -> str:
+    """The queue carries two kinds of message: a slice of a request's own work, and one delivery attempt of
+    an event to a connected system (recipients.py)."""
+    if isinstance(message, dict) and message.get("kind") == recipients.DELIVER:
+        return recipients.deliver(message, time_left)
+    return work(message, time_left)
 
 
 def work(message: dict, time_left) -> str:
@@ -108,8 +116,8 @@ def work(message: dict, time_left) -> str:
         item = pr.get_item(str(message.get("team_id")), str(message.get("request_id")), consistent=True)
     except DomainError:
         return "gone"
-    if item.status != pr.IN_PROGRESS:
-        return "nothing to do"  # done, failed or cancelled meanwhile; a duplicate message
+    if item.status != pr.IN_PROGRESS or item.work_done_at:
+        return "nothing to do"  # done, failed or cancelled meanwhile, or waiting for recipients; a duplicate
     if not _take_lease(item):
         return "busy"  # another slice holds it; if that one dies, the watchdog queues the request again
     runner = RUNNERS[item.type]
@@ -137,6 +145,8 @@ def work(message: dict, time_left) -> str:
         _release(item, progress, retry_in=HAND_OFF)
         enqueue(item.team_id, item.request_id)
         return "continued"
+    if recipients.begin(item, result, progress):
+        return "recipients"  # Art. 19: it completes when every connected system has answered
     pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, result=result, progress=progress)
     return "completed"
 

@@ -24,7 +24,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, emails, execution, exports, purge
+from . import clock, emails, execution, exports, purge, recipients
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import PrivacyRequest
@@ -37,7 +37,7 @@ BATCH = 50  # chores per kind per run; the schedule comes back for the rest
 
 def run(now: dt.datetime | None = None) -> dict:
     now = now or clock.now()
-    done = {"swept": 0, "scrubbed": 0, "requeued": execution.requeue_stalled(now)}
+    done = {"swept": 0, "scrubbed": 0, "requeued": execution.requeue_stalled(now), **recipients.run_due(now)}
     for item in PrivacyRequest.by_chore.query(SWEEP, PrivacyRequest.chore_at <= clock.iso(now), limit=BATCH):
         done["swept"] += sweep(item, now)
     for item in PrivacyRequest.by_chore.query(SCRUB, PrivacyRequest.chore_at <= clock.iso(now), limit=BATCH):
@@ -63,7 +63,11 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     # The export is a copy of the client's data: it doesn't outlive the request's pseudonymisation.
     exports.erase_export(item)
     pseudonym = item.email if item.email.startswith("h:") else emails.pseudonym(item.email)
+    # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay.
+    tasks = {sid: {**task, "note": None} if task.get("answered_by", "").startswith(("system:", "owner:")) else task
+             for sid, task in (item.recipients or {}).items()}
     return _update(item, SCRUB, [
+        *([PrivacyRequest.recipients.set(tasks)] if tasks else []),
         PrivacyRequest.email.set(pseudonym),
         PrivacyRequest.team_email.set(f"{item.team_id}#{pseudonym}"),
         PrivacyRequest.message.remove(),

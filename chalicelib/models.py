@@ -211,6 +211,10 @@ class PrivacyRequest(Model):
     chore = UnicodeAttribute(null=True)
     chore_at = UnicodeAttribute(null=True)
     sweep = JSONAttribute(null=True)
+    # Art. 19 (recipients.py): when the module's own work was done, and one task per connected system to tell.
+    work_done_at = UnicodeAttribute(null=True)
+    recipients = JSONAttribute(null=True)
+    recipients_rev = NumberAttribute(null=True)  # bumped by every change to `recipients`: the write condition
     pseudonymised_at = UnicodeAttribute(null=True)
     # Set while unverified: DynamoDB TTL removes the abandoned request (and its personal data) lazily.
     expires_at = TTLAttribute(null=True)

@@ -142,7 +142,7 @@ def link_context(token: str | None, purpose: str) -> tuple[str | None, str | Non
             request = PrivacyRequest.get(team_id, request_id)
         except DoesNotExist:
             pass
-    client_locale = request.locale if request is not None and purpose != tokens.ACTION else None
+    client_locale = request.locale if request is not None and purpose not in (tokens.ACTION, tokens.TASK) else None
     return templating.pick_locale(client_locale, team_locale), (request.status if request is not None else None)
 
 

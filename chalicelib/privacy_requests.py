@@ -83,7 +83,19 @@ def view(r: PrivacyRequest) -> dict:
         "alerts": list(r.alerts or []),
         "sweep": r.sweep,
         "pseudonymised_at": r.pseudonymised_at,
+        "work_done_at": r.work_done_at,
+        "recipients": recipient_tasks(r),
     }
+
+
+RECIPIENT_FIELDS = ("system_id", "name", "kind", "status", "attempts", "last_error", "next_attempt_at",
+                    "delivered_at", "answered_at", "answered_by", "note", "gave_up_at", "reminders_sent")
+
+
+def recipient_tasks(r: PrivacyRequest) -> list[dict]:
+    """Art. 19: one entry per connected system told of this request (see recipients.py), by name."""
+    tasks = sorted((r.recipients or {}).values(), key=lambda task: (task["name"], task["system_id"]))
+    return [{key: task.get(key) for key in RECIPIENT_FIELDS} for task in tasks]
 
 
 def effective_status(r: PrivacyRequest) -> str:

@@ -125,6 +125,13 @@ SCHEMAS = {
         "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
     },
     "empty": {"type": "object", "additionalProperties": False, "properties": {}},
+    "recipient_answer": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status"],
+        "properties": {"status": {"enum": ["completed", "not_found", "failed"]},
+                       "note": {"type": ["string", "null"], "maxLength": 2000}},
+    },
 }
 
 
@@ -142,6 +149,7 @@ TEXT_RULES = {
     "execute": {"note": MULTILINE},
     "extend": {"reason": MULTILINE},
     "deny": {"reason": MULTILINE},
+    "recipient_answer": {"note": MULTILINE},
 }
 
 

@@ -7,7 +7,9 @@ action link or a bearer token. What each proves:
 - verify: "whoever opens this controls the email of request R" (24 h);
 - action: "the officer this was mailed to may execute request R" (7 days, bound to that officer);
 - status: "the requester of R may follow and cancel it";
-- export: "the requester of R may download its export" (30 days).
+- export: "the requester of R may download its export" (30 days);
+- callback: "connected system S may answer its task of request R" (120 days);
+- task: "the owner of manual system S this was mailed to may answer its task of request R" (120 days).
 """
 import datetime as dt
 
@@ -15,12 +17,15 @@ from . import clock, config, ids, signing_keys
 from .errors import Unauthorized
 
 BEARER, VERIFY, ACTION, STATUS, EXPORT = "bearer", "verify", "action", "status", "export"
+CALLBACK, TASK = "callback", "task"
 
 LIFETIMES = {
     VERIFY: dt.timedelta(hours=24),
     ACTION: dt.timedelta(days=7),
     STATUS: dt.timedelta(days=120),
     EXPORT: dt.timedelta(days=30),
+    CALLBACK: dt.timedelta(days=120),
+    TASK: dt.timedelta(days=120),
 }
 
 

@@ -1,7 +1,7 @@
 """Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
 from chalice import Blueprint
 
-from .. import dossiers, execution, privacy_requests, settings, teams, text
+from .. import dossiers, execution, privacy_requests, recipients, settings, teams, text
 from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, endpoint, json_response, member,
                    optional_body, page_out, query)
 
@@ -145,3 +145,17 @@ def lift_restriction(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
     return json_response(execution.lift_restriction(team_id, request_id, who, optional_body(request)))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/recipients/{system_id}/skip", methods=["POST"])
+@endpoint
+def skip_recipient(team_id, request_id, system_id):
+    request = bp.current_request
+    return json_response(recipients.skip(team_id, request_id, system_id, member(request, team_id), body(request)))
+
+
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/recipients/{system_id}/retry", methods=["POST"])
+@endpoint
+def retry_recipient(team_id, request_id, system_id):
+    request = bp.current_request
+    return json_response(recipients.retry(team_id, request_id, system_id, member(request, team_id)))

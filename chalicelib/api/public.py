@@ -1,7 +1,7 @@
 """Public routes: the client portal (CORS on) and the pages behind email links (HTML)."""
 from chalice import Blueprint
 
-from .. import actions, portal, privacy_requests
+from .. import actions, portal, privacy_requests, recipient_pages, recipients
 from ..errors import DomainError
 from ..web import FORM_TYPES, body, endpoint, form, json_response, page, query, redirect, source_ip, wants_html
 
@@ -78,3 +78,23 @@ def action_confirm(token):
     except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
         return page(exc.status, actions.refused(token, exc))
     return page(*actions.confirm(token, note))
+
+
+@bp.route("/privacy/callbacks/{token}", methods=["POST"])
+@endpoint
+def recipient_callback(token):
+    return json_response(recipients.callback(token, body(bp.current_request)))
+
+
+@bp.route("/privacy/tasks/{token}", methods=["GET"])
+def task_page(token):
+    return page(*recipient_pages.show(token))
+
+
+@bp.route("/privacy/tasks/{token}", methods=["POST"], content_types=FORM_TYPES)
+def task_answer(token):
+    try:
+        fields = form(bp.current_request)
+    except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
+        return page(exc.status, recipient_pages.refused(token, exc))
+    return page(*recipient_pages.answer(token, fields.get("action"), fields.get("reason")))
