@@ -22,7 +22,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import clock, config, dossiers, exports, mailer, templating, teams, tokens
+from . import clock, config, dossiers, exports, mailer, recipients, systems, templating, teams, tokens
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -121,6 +121,23 @@ def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
     extended = int(new.extension_months or 0)
     if old is not None and extended > int(old.extension_months or 0):
         events.append(Event("client_extended", new, str(extended)))
+    return events + recipient_events(old, new)
+
+
+def recipient_events(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
+    """Art. 19 (recipients.py): a manual system's owner is emailed its task (again at each reminder); the
+    officer is told when a system can't do its part (it answered so, it is gone, or delivery gave up)."""
+    events = []
+    before_all = (old.recipients if old is not None else None) or {}
+    for system_id, task in (new.recipients or {}).items():
+        before = before_all.get(system_id) or {}
+        sends = int(task.get("sends") or 0)
+        if task["kind"] == "manual" and task["status"] not in recipients.FINAL and sends > int(before.get("sends") or 0):
+            events.append(Event("recipient_task", new, f"{system_id}#{sends}"))
+        failed_now = task["status"] == recipients.FAILED and before.get("status") != recipients.FAILED
+        gave_up_now = bool(task.get("gave_up_at")) and not before.get("gave_up_at")
+        if failed_now or gave_up_now:
+            events.append(Event("officer_recipient_problem", new, f"{system_id}#{task['attempts']}#{task['status']}"))
     return events
 
 
@@ -207,6 +224,11 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
         return current.status == pr.CANCELLED
     if name == "client_extended":
         return int(current.extension_months or 0) >= int(event.serial)
+    if name == "recipient_task":
+        system_id, sends = event.serial.rsplit("#", 1)
+        task = (current.recipients or {}).get(system_id)
+        return current.status == pr.IN_PROGRESS and task is not None and task["status"] not in recipients.FINAL \
+            and int(task.get("sends") or 0) == int(sends)  # an older reminder's link is superseded
     if name == "client_restriction_lifted":  # sent by execution.lift_restriction before it lifts
         return current.type == "restriction" and current.status == pr.COMPLETED
     return True
@@ -245,7 +267,12 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
     common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
     name = event.name
     if name.startswith("officer_"):
-        return officer_messages(name, item, settings, common)
+        extra = {}
+        if name == "officer_recipient_problem":
+            extra["task"] = _task_view(item, event.serial.split("#", 1)[0])
+        return officer_messages(name, item, settings, common, **extra)
+    if name == "recipient_task":
+        return task_messages(event, item, settings, common)
     extra = {}
     if name in ("verify", "verify_withdrawal"):
         extra = {"verify_url": config.public_url(f"/portal/privacy/verify/{pr.verification_token(item)}"),
@@ -257,6 +284,8 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
                  "export_days": tokens.LIFETIMES[tokens.EXPORT].days}
     elif name == "client_denied":
         extra = {"supervisory_authority": settings.supervisory_authority}
+    if name.startswith("client_completed_"):  # Art. 19, second sentence: who was told of it
+        extra["informed"] = [task["name"] for task in (item.recipients or {}).values() if recipients.informed(task)]
     return [(item.email, templating.render_email(name, client_locale, **common, **extra))]
 
 
@@ -268,6 +297,11 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, re
         extra["matching_dossiers"] = dossiers.count_client_dossiers(item.team_id, item.email)
     if name == "officer_consent_withdrawn":
         extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
+    if name == "officer_new":  # the applications that will be told once it is carried out (Art. 19)
+        extra["systems_to_tell"] = sorted(system.name for system in systems.for_request_type(item.team_id, item.type)) \
+            if item.type in recipients.ART19_TYPES else []
+    if name in ("officer_reminder", "officer_overdue"):
+        extra["open_recipients"] = recipients.open_tasks(item)
     messages = []
     people = recipients if recipients is not None else officers(item.team_id, settings)
     if not people:
@@ -278,6 +312,24 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, re
             values["action_url"] = config.public_url(f"/actions/{action_token(item, officer)}")
         messages.append((officer.email, templating.render_email(name, locale, **values)))
     return messages
+
+
+def _task_view(item: PrivacyRequest, system_id: str) -> dict:
+    return next(task for task in pr.recipient_tasks(item) if task["system_id"] == system_id)
+
+
+def task_messages(event: Event, item: PrivacyRequest, settings, common: dict) -> list[tuple[str, dict]]:
+    """The owner of a manual system, in the team's language, with a link bound to them."""
+    system_id = event.serial.rsplit("#", 1)[0]
+    task = item.recipients[system_id]
+    system = systems.get(item.team_id, system_id)
+    if system is None or system.generation != task["generation"] or not system.owner_email:
+        return []  # deleted meanwhile: housekeeping skips the task
+    url = config.public_url(f"/privacy/tasks/{recipients.task_token(item, task, system.owner_email)}")
+    locale = settings.locale or templating.DEFAULT_LOCALE
+    values = dict(common, task=_task_view(item, system_id), task_url=url)
+    values["request"] = dict(values["request"], note=item.note)
+    return [(system.owner_email, templating.render_email("recipient_task", locale, **values))]
 
 
 def status_url(item: PrivacyRequest) -> str:
