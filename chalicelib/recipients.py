@@ -80,14 +80,19 @@ def begin(item: PrivacyRequest, result: dict, progress: dict) -> bool:
         else:
             task.update(sends=1, last_sent_at=clock.iso(now), reminders_sent=0)
         tasks[system.system_id] = task
-    try:
+
+    def write(append: pr.Append) -> None:
         item.update(actions=[
             PrivacyRequest.result.set(result), PrivacyRequest.progress.set(progress),
             PrivacyRequest.work_done_at.set(clock.iso(now)), PrivacyRequest.recipients.set(tasks),
             PrivacyRequest.recipients_rev.set(1), PrivacyRequest.lease_until.remove(),
             PrivacyRequest.chore.set(DELIVER), PrivacyRequest.chore_at.set(clock.iso(_next_due(tasks, now))),
-            pr.record("work_done", item.executed_by, recipients=sorted(tasks)),
-        ], condition=(PrivacyRequest.status == pr.IN_PROGRESS) & PrivacyRequest.work_done_at.does_not_exist())
+            *append.actions,
+        ], condition=(PrivacyRequest.status == pr.IN_PROGRESS) & PrivacyRequest.work_done_at.does_not_exist()
+            & append.condition)
+
+    try:
+        pr.chained(item, write, "work_done", item.executed_by, recipients=sorted(tasks))
     except UpdateError as exc:
         if condition_failed(exc):
             return True  # a duplicate slice already handed the request to its recipients
@@ -125,23 +130,28 @@ def _next_due(tasks: dict, now: dt.datetime) -> dt.datetime:
 # --- changing tasks: one conditional write per change ----------------------------------------------------------
 
 def change(item: PrivacyRequest, apply) -> PrivacyRequest | None:
-    """`apply(tasks, item)` changes the tasks dict in place and returns the history entries to append (a list,
-    maybe empty), or None for "nothing to do". Written only if nobody changed the tasks meanwhile; otherwise
-    read again and apply again. Returns the item as written, or None if apply declined."""
+    """`apply(tasks, item)` changes the tasks dict in place and returns the history entry to append (a
+    (name, by, details) tuple, or () for none), or None for "nothing to do". Written only if nobody changed the
+    tasks or the history meanwhile; otherwise read again and apply again. Returns the item as written, or
+    None if apply declined."""
     for _ in range(MAX_TRIES):
         if item.status != pr.IN_PROGRESS or not item.recipients:
             return None
         tasks = json.loads(json.dumps(item.recipients))  # a deep copy to change
-        entries = apply(tasks, item)
-        if entries is None:
+        entry = apply(tasks, item)
+        if entry is None:
             return None
         rev = int(item.recipients_rev or 0)
         actions = [PrivacyRequest.recipients.set(tasks), PrivacyRequest.recipients_rev.set(rev + 1),
                    PrivacyRequest.chore_at.set(clock.iso(_next_due(tasks, clock.now())))]
-        actions += [pr.record(name, by, **details) for name, by, details in entries]
+        condition = (PrivacyRequest.status == pr.IN_PROGRESS) & (PrivacyRequest.recipients_rev == rev)
+        if entry:
+            name, by, details = entry
+            append = pr.record(item, name, by, **details)
+            actions += append.actions
+            condition = condition & append.condition
         try:
-            item.update(actions=actions, condition=(PrivacyRequest.status == pr.IN_PROGRESS)
-                        & (PrivacyRequest.recipients_rev == rev))
+            item.update(actions=actions, condition=condition)
             return item
         except UpdateError as exc:
             if not condition_failed(exc):
@@ -161,6 +171,10 @@ def settle(item: PrivacyRequest) -> bool:
     except Conflict:
         return False  # closed by a concurrent answer
     return True
+
+
+def _digest(words: str) -> str:
+    return hashlib.sha256(words.encode()).hexdigest()
 
 
 def _load(team_id: str, request_id: str) -> PrivacyRequest | None:
@@ -219,7 +233,7 @@ def deliver(message: dict, time_left) -> str:
         if current is None or current["status"] != PENDING or int(current["attempts"]) != attempt - 1:
             return None
         current.update(attempts=attempt, lease_until=clock.iso(now + ATTEMPT_LEASE))
-        return []
+        return ()
 
     item = change(item, claim)
     if item is None:
@@ -253,25 +267,25 @@ def _record_attempt(item: PrivacyRequest, system, attempt: int, status: int | No
             if system.completion == "2xx":
                 task.update(status=COMPLETED, answered_at=clock.iso(now), answered_by=f"system:{system_id}")
                 outcome["result"] = "completed"
-                return [("recipient_answered", f"system:{system_id}", {"system": system_id, "status": COMPLETED,
-                                                                       "via": "2xx"})]
+                return ("recipient_answered", f"system:{system_id}", {"system": system_id, "status": COMPLETED,
+                                                                       "via": "2xx"})
             task["status"] = DELIVERED
             outcome["result"] = "delivered"
-            return [("recipient_delivered", "system", {"system": system_id, "attempts": attempt})]
+            return ("recipient_delivered", "system", {"system": system_id, "attempts": attempt})
         task["last_error"] = error
         if status == 410:
             task.update(status=FAILED, answered_at=clock.iso(now), answered_by="system",
                         note="the receiver answered 410 Gone: the system was disabled")
             outcome["result"] = "gone"
-            return [("recipient_failed", "system", {"system": system_id, "reason": "410 Gone; system disabled"})]
+            return ("recipient_failed", "system", {"system": system_id, "reason": "410 Gone; system disabled"})
         if attempt <= len(delays):
             wait = delays[attempt - 1]
             task["next_attempt_at"] = clock.iso(now + dt.timedelta(seconds=wait))
             outcome.update(result="retry", wait=wait)
-            return []
+            return ()
         task.update(gave_up_at=clock.iso(now), next_attempt_at=None)
         outcome["result"] = "gave up"
-        return [("recipient_gave_up", "system", {"system": system_id, "attempts": attempt})]
+        return ("recipient_gave_up", "system", {"system": system_id, "attempts": attempt})
 
     written = change(item, apply)
     if written is None:
@@ -293,7 +307,9 @@ def _skip_for_system(item: PrivacyRequest, system_id: str, generation: str | Non
         task.update(status=SKIPPED, answered_at=clock.iso(clock.now()), answered_by=by, note=reason,
                     next_attempt_at=None)
         task.pop("lease_until", None)
-        return [("recipient_skipped", by, {"system": system_id, "reason": reason})]
+        # the reason stays on the task (shown to the team); the record keeps its digest, never words that
+        # might name the client
+        return ("recipient_skipped", by, {"system": system_id, "reason_sha256": _digest(reason)})
 
     written = change(item, apply)
     if written is not None:
@@ -321,8 +337,8 @@ def _answer(item: PrivacyRequest, system_id: str, generation: str, status: str, 
         task.pop("lease_until", None)
         details = {"system": system_id, "status": status}
         if note:  # the words stay on the task until pseudonymisation; the record keeps only their digest
-            details["note_sha256"] = hashlib.sha256(note.encode()).hexdigest()
-        return [("recipient_answered", by, details)]
+            details["note_sha256"] = _digest(note)
+        return ("recipient_answered", by, details)
 
     if item.status != pr.IN_PROGRESS or not item.recipients:
         raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}: it has no open task",
@@ -381,7 +397,7 @@ def retry(team_id: str, request_id: str, system_id: str, actor) -> dict:
         if current is None or current["status"] != PENDING or not current.get("gave_up_at"):
             return None
         current.update(gave_up_at=None, attempts=0, next_attempt_at=clock.iso(clock.now()))
-        return [("recipient_retried", actor.member_id, {"system": system_id})]
+        return ("recipient_retried", actor.member_id, {"system": system_id})
 
     if change(item, apply) is None:
         raise Conflict(f"the task of system {system_id} changed meanwhile; look again")
@@ -471,7 +487,7 @@ def _remind(item: PrivacyRequest, system_id: str, now: dt.datetime) -> int:
             return None
         task.update(sends=int(task.get("sends", 1)) + 1, last_sent_at=clock.iso(now),
                     reminders_sent=int(task.get("reminders_sent", 0)) + 1)
-        return []
+        return ()
 
     return int(change(item, apply) is not None)
 
