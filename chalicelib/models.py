@@ -204,7 +204,10 @@ class PrivacyRequest(Model):
     cancelled_by = UnicodeAttribute(null=True)
     export_erased_at = UnicodeAttribute(null=True)
     # Accountability (Art. 5(2)): what happened to the request, when and by whom — appended, never rewritten.
+    # Its entries form a hash chain (request_record.py); `history_head` is the last entry's hash, and every
+    # append is conditional on it, so two writers can't fork the chain and a removed tail shows.
     history = ListAttribute(null=True)
+    history_head = UnicodeAttribute(null=True)
     # What went wrong that the team must see (an email that can't be sent, nobody to notify).
     alerts = ListAttribute(null=True)
     # Housekeeping after closing: a follow-up erasure sweep, then pseudonymisation (see housekeeping.py).

@@ -153,6 +153,8 @@ def send_once(marker: str, messages, item: PrivacyRequest | None = None, name: s
         if is_transient(exc) or _attempt(marker) < MAX_ATTEMPTS:
             raise
         _record_failure(item, name, "unknown", f"gave up after {MAX_ATTEMPTS} attempts: {type(exc).__name__}")
+    if count and item is not None and is_final_notice(name):
+        record_notice(item, name)  # before the marker: a crash in between re-sends, and the entry stays single
     mark_sent(marker)
     return count
 
@@ -177,12 +179,39 @@ def _record_failure(item: PrivacyRequest | None, name: str, recipient: str, reas
     alert = {"at": clock.iso(clock.now()), "kind": "email_failed", "email": name, "recipient": recipient,
              "reason": reason[:500]}
     try:
-        item.update(actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])),
-                             pr.record("email_failed", "system", email=name, recipient=recipient)],
-                    condition=PrivacyRequest.request_id.exists())
+        pr.chained(item, lambda append: item.update(
+            actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])), *append.actions],
+            condition=PrivacyRequest.request_id.exists() & append.condition),
+            "email_failed", "system", email=name, recipient=recipient)
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
+
+
+def is_final_notice(name: str) -> bool:
+    """The email that tells the client how their request ended."""
+    return name.startswith("client_completed_") or name in ("client_denied", "client_cancelled")
+
+
+def record_notice(item: PrivacyRequest, name: str) -> None:
+    """Add "notice_sent" to the request's record once the client's final notice went. Once only: the marker
+    guards the sending, and a retried record finds the entry already there (checked again on every fresh read,
+    since the write is conditional on the head it was read with)."""
+    for _ in range(pr.APPEND_ATTEMPTS):
+        if any(e.get("event") == "notice_sent" and e.get("email") == name for e in item.history or []):
+            return
+        append = pr.record(item, "notice_sent", "system", email=name, recipient="client")
+        try:
+            item.update(actions=append.actions, condition=PrivacyRequest.request_id.exists() & append.condition)
+            return
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+        item = _current(item)
+        if item is None:
+            return
+    log.error("could not record the notice %s of request %s: its history kept changing", name,
+              getattr(item, "request_id", "?"))
 
 
 def _current(item: PrivacyRequest) -> PrivacyRequest | None:
