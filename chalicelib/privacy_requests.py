@@ -163,6 +163,17 @@ def get_request(team_id: str, request_id: str) -> dict:
     return view(get_item(team_id, request_id))
 
 
+def get_record(team_id: str, request_id: str) -> dict:
+    """The request's record (Art. 5(2), Art. 19) and whether its chain verifies up to the stored head. Read
+    consistently: a record just appended to must not look truncated."""
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    entries = list(item.history or [])
+    verdict = request_record.verify(entries, item.history_head, team_id=team_id, request_id=request_id)
+    return {"request_id": request_id, "team_id": team_id, "entries": entries, "head": item.history_head,
+            "verifies": verdict["verifies"], "problem": verdict["problem"], "at_seq": verdict["at_seq"]}
+
+
 # --- submission and verification (public portal) -------------------------------------------------------------
 
 def submit(team_id: str, body, source_ip: str | None) -> dict:

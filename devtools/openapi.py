@@ -124,14 +124,27 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
             "executed_by": NSTR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
             "denial_reason": NSTR, "lifted_at": NSTR, "overdue": BOOL,
-            "history": {"type": "array", "items": {
-                "type": "object", "required": ["at", "event", "by"],
-                "properties": {"at": STR, "event": STR, "by": NSTR}}},
+            "history": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
             "alerts": {"type": "array", "description": "What the team must see: an email that can't be sent, "
                                                        "nobody to notify.", "items": {
                 "type": "object", "required": ["at", "kind", "email", "recipient", "reason"],
                 "properties": {"at": STR, "kind": STR, "email": STR, "recipient": STR, "reason": STR}}},
             "sweep": NOBJ, "pseudonymised_at": NSTR,
+        }),
+        "RecordEntry": {
+            "type": "object", "required": ["seq", "at", "event", "by", "prev", "hash"],
+            "description": "One event of a request, chained: `hash` is sha256 over the entry's canonical JSON "
+                           "(keys sorted, no whitespace, UTF-8) without `hash`; `prev` is the entry before's hash "
+                           "(64 zeros for the first). Other fields are the event's details; the first entry "
+                           "(received) holds team_id, request_id, type, received_at and `client`, a keyed hash "
+                           "of the client's address.",
+            "properties": {"seq": INT, "at": STR, "event": STR, "by": NSTR, "prev": STR, "hash": STR},
+        },
+        "RequestRecord": _object({
+            "request_id": STR, "team_id": STR,
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
+            "head": {**NSTR, "description": "The hash of the last entry as stored on the request"},
+            "verifies": BOOL, "problem": NSTR, "at_seq": _nullable("integer"),
         }),
         "LiftedRestriction": {
             "allOf": [{"$ref": "#/components/schemas/PrivacyRequest"}],
@@ -270,6 +283,12 @@ OPERATIONS = {
         query=("status", "overdue", "due_before", "sort", "next"), bearer=True),
     ("GET", "/teams/{team_id}/privacy/requests/{request_id}"): Op(
         "One privacy request", {200: "PrivacyRequest"}, ADMIN, bearer=True),
+    ("GET", "/teams/{team_id}/privacy/requests/{request_id}/record"): Op(
+        "The request's record (Art. 5(2), Art. 19): its history as a hash chain, and whether it verifies",
+        {200: "RequestRecord"}, ADMIN, bearer=True,
+        description="`verifies` is false when an entry was edited, removed or reordered, or entries are missing "
+                    "after the stored head; `problem` says what and `at_seq` where. "
+                    "`python -m chalicelib.cli verify-record FILE` checks this answer offline."),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/execute"): Op(
         "Execute a verified request (admin or privacy officer): claimed and queued, answered at once with "
         "status in_progress; a worker carries it out and the client is told when it is completed",
