@@ -26,9 +26,10 @@ def entry_hash(entry: dict) -> str:
 
 def chained(entries: list, at: str, event: str, by: str | None, /, **details) -> dict:
     """The next entry after `entries` (the stored history, oldest first)."""
-    last = entries[-1] if entries else None
-    entry = {"seq": (int(last["seq"]) + 1) if last else 0, "at": at, "event": event, "by": by, **details,
-             "prev": last["hash"] if last else GENESIS}
+    # By position, and tolerant of entries written before the chain existed: appending must never fail on an
+    # old request; verify() then reports where the unchained part is.
+    prev = entries[-1].get("hash") if entries and isinstance(entries[-1], dict) else None
+    entry = {"seq": len(entries), "at": at, "event": event, "by": by, **details, "prev": prev or GENESIS}
     entry["hash"] = entry_hash(entry)
     return entry
 
@@ -47,6 +48,9 @@ def verify(entries: list, head: str | None = None, *, team_id: str | None = None
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict):
             return verdict(f"entry {position} is not an object", position, prev)
+        if "hash" not in entry:
+            return verdict(f"entry {position} has no hash: written before records were chained, or stripped",
+                           position, prev)
         seq = entry.get("seq")
         if type(seq) is not int or seq != position:
             return verdict(f"entry {position} has seq {seq!r}: an entry was removed, added or reordered",

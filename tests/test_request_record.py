@@ -244,3 +244,14 @@ def test_an_email_failed_alert_is_chained_like_any_entry(api, team, monkeypatch)
     assert len(failed) == 1 and failed[0]["recipient"] == "client" and failed[0]["email"] == "verify"
     assert failed[0]["prev"] == record["entries"][failed[0]["seq"] - 1]["hash"]
     assert record["verifies"] is True and CLIENT not in json.dumps(record)
+
+
+def test_a_request_from_before_the_chain_still_moves_on_and_its_record_says_why_it_does_not_verify(api, team):
+    request_id = api.verified_request(team, CLIENT, "access")
+    _tamper(team, request_id, "SET history = :old REMOVE history_head", {":old": {"L": [{"M": {
+        "at": {"S": "2026-01-01T00:00:00Z"}, "event": {"S": "received"}, "by": {"S": "client"}}}]}})
+    assert api.post(f"/teams/{team.id}/privacy/requests/{request_id}/extend", {"months": 1, "reason": "busy"},
+                    token=team.token).status_code == 200
+    record = _record(api, team, request_id)
+    assert [e["event"] for e in record["entries"]] == ["received", "extended"]
+    assert record["verifies"] is False and record["at_seq"] == 0 and "no hash" in record["problem"]
