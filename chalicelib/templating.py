@@ -4,10 +4,10 @@ No user-facing sentence is built in Python: code picks a template and passes val
 a missing variable into an error instead of a silently blank sentence.
 
 A template lives once under `templates/` with its sentences marked for translation (`{% trans %}`, `_()`);
-`make i18n` extracts them into `locale/messages.pot` and compiles each language's catalog. Templates not yet
-converted still have one copy per language under `templates/<locale>/`, found when no shared one exists."""
+`make i18n` extracts them into `locale/messages.pot` and compiles each language's catalog."""
 import functools
 import os
+import re
 
 LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
@@ -32,6 +32,18 @@ def _date(iso_text: str | None, locale: str) -> str:
     return text
 
 
+# Elision a translation cannot spell out, because it depends on the value put in the sentence: French writes
+# « auprès d'Acme » but « auprès de Martin ». Templates wrap such sentences in {% filter elide %}.
+_ELISIONS = {"fr": (re.compile(r"\b([Dd])e (?=[aeiouyàâäéèêëîïôöûüœ])", re.IGNORECASE), r"\1'")}
+
+
+def _elide(text, locale: str):
+    if locale not in _ELISIONS:
+        return text
+    pattern, replacement = _ELISIONS[locale]
+    return type(text)(pattern.sub(replacement, str(text)))  # Markup stays Markup: the text was already escaped
+
+
 def _decimal(number, locale: str) -> str:
     from babel.numbers import format_decimal
 
@@ -47,8 +59,7 @@ def _env(locale: str = DEFAULT_LOCALE):
     import jinja2  # imported on first render: most invocations (stream records, list routes) render nothing
 
     env = jinja2.Environment(
-        # a shared template first; until every template is converted, the language's own copy otherwise
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(_ROOT), jinja2.FileSystemLoader(os.path.join(_ROOT, locale))]),
+        loader=jinja2.FileSystemLoader(_ROOT),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -61,6 +72,7 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.filters["day"] = lambda iso_text: (iso_text or "")[:10]
     env.filters["date"] = lambda iso_text: _date(iso_text, locale)
     env.filters["decimal"] = lambda number: _decimal(number, locale)
+    env.filters["elide"] = lambda text: _elide(text, locale)
     return env
 
 
@@ -91,10 +103,10 @@ def _names(folder: str, suffix: str) -> set[str]:
 
 
 def email_names() -> list[str]:
-    names = _names("email", ".txt") | _names(f"{DEFAULT_LOCALE}/email", ".txt")
+    names = _names("email", ".txt")
     return sorted({n.split(".")[0] for n in names if not n.startswith("_")})
 
 
 def page_names() -> list[str]:
-    names = _names("pages", ".html") | _names(f"{DEFAULT_LOCALE}/pages", ".html")
+    names = _names("pages", ".html")
     return sorted(n for n in names if not n.startswith("_"))

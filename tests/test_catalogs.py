@@ -16,6 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
+def forms(text) -> tuple:
+    """A message's text as a tuple of forms: one for a plain message, one per plural form otherwise."""
+    return tuple(text) if isinstance(text, (list, tuple)) else (text,)
+
+
 def catalog(locale: str):
     with open(os.path.join(templating.CATALOGS, locale, "LC_MESSAGES", "messages.po"), "rb") as f:
         return read_po(f, locale=locale)
@@ -33,15 +38,19 @@ def test_every_language_offered_has_a_catalog_and_no_other():
 def test_every_sentence_is_translated_and_none_is_fuzzy(locale):
     messages = [m for m in catalog(locale) if m.id]
     assert messages
-    assert [m.id for m in messages if not m.string] == []
+    assert [m.id for m in messages if not all(forms(m.string))] == []
     assert [m.id for m in messages if m.fuzzy] == []
 
 
 @pytest.mark.parametrize("locale", templating.LOCALES)
 def test_a_translation_keeps_the_placeholders_of_its_source(locale):
+    """Every form of a translation, plural forms included, has the source's placeholders (a plural's are its
+    msgid_plural's, which names the count)."""
     for message in catalog(locale):
         if message.id:
-            assert sorted(PLACEHOLDER.findall(message.string)) == sorted(PLACEHOLDER.findall(message.id)), message.id
+            source = sorted(PLACEHOLDER.findall(forms(message.id)[-1]))
+            for form in forms(message.string):
+                assert sorted(PLACEHOLDER.findall(form)) == source, message.id
 
 
 def test_make_i18n_would_change_nothing(tmp_path):
@@ -62,5 +71,5 @@ def test_make_i18n_would_change_nothing(tmp_path):
 def test_the_compiled_catalog_is_the_one_rendering_uses(locale):
     """Nothing compiles at cold start: the .mo ships beside its .po and holds every translation."""
     with open(os.path.join(templating.CATALOGS, locale, "LC_MESSAGES", "messages.mo"), "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    assert compiled == {m.id: m.string for m in catalog(locale) if m.id}
+        compiled = {forms(m.id): forms(m.string) for m in read_mo(f) if m.id}
+    assert compiled == {forms(m.id): forms(m.string) for m in catalog(locale) if m.id}

@@ -177,31 +177,18 @@ def test_the_english_article_fits_the_type():
     assert "a erasure" not in verify["text"]
 
 
-def _template_files(locale: str | None = None) -> set[str]:
-    """The templates one language sees: the shared ones, plus its own copies of those not yet converted."""
+def _template_files() -> set[str]:
     root = os.path.join(os.path.dirname(templating.__file__), "templates")
-    shared = {os.path.relpath(os.path.join(folder, f), root) for folder, _, files in os.walk(root) for f in files
-              if os.path.relpath(folder, root).split(os.sep)[0] not in templating.LOCALES}
-    if locale is None:
-        return shared
-    own = os.path.join(root, locale)
-    return shared | {os.path.relpath(os.path.join(folder, f), own) for folder, _, files in os.walk(own) for f in files}
+    return {os.path.relpath(os.path.join(folder, f), root) for folder, _, files in os.walk(root) for f in files}
 
 
-def test_every_template_has_a_twin_in_each_language():
-    assert _template_files("en") == _template_files("fr")
-
-
-def test_a_converted_template_has_no_leftover_copy_in_a_language():
-    root = os.path.join(os.path.dirname(templating.__file__), "templates")
-    for locale in templating.LOCALES:
-        own = {os.path.relpath(os.path.join(folder, f), os.path.join(root, locale))
-               for folder, _, files in os.walk(os.path.join(root, locale)) for f in files}
-        assert not own & _template_files(), locale
+def test_a_template_exists_once_for_every_language():
+    """Languages differ in the catalogs only: no folder of per-language copies."""
+    assert {name.split(os.sep)[0] for name in _template_files() if os.sep in name} == {"email", "pages"}
 
 
 def test_every_email_has_three_parts():
-    files = _template_files("en")
+    files = _template_files()
     for name in EMAILS:
         assert {f"email/{name}.subject.txt", f"email/{name}.txt", f"email/{name}.html"} <= files, name
 
