@@ -5,11 +5,11 @@ A rejection names the field: `fastjsonschema` reports paths such as `data.fields
 """
 import functools
 
-from . import text
+from . import templating, text
 from .errors import BadRequest
 
 REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection"]
-LOCALES = ["en", "fr"]
+LOCALES = list(templating.LOCALES)  # the catalogs shipped (templating._discover_locales)
 
 _email = {"type": "string", "minLength": 3, "maxLength": 254}
 _text = {"type": "string", "maxLength": 2000}

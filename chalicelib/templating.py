@@ -9,10 +9,22 @@ import functools
 import os
 import re
 
-LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
 _ROOT = os.path.join(os.path.dirname(__file__), "templates")
 CATALOGS = os.path.join(os.path.dirname(__file__), "locale")
+
+
+def _discover_locales() -> tuple[str, ...]:
+    """The languages offered are the catalogs shipped: adding one is `pybabel init` + translating + `make i18n`,
+    no code. Only a compiled catalog counts, since rendering reads the .mo. The default comes first."""
+    found = {name for name in os.listdir(CATALOGS)
+             if os.path.isfile(os.path.join(CATALOGS, name, "LC_MESSAGES", "messages.mo"))}
+    if DEFAULT_LOCALE not in found:
+        raise RuntimeError(f"no compiled catalog for the default language {DEFAULT_LOCALE!r}: run make i18n")
+    return (DEFAULT_LOCALE, *sorted(found - {DEFAULT_LOCALE}))
+
+
+LOCALES = _discover_locales()
 # CLDR's plain "en" is American ("January 1, 2026"); a European controller writes "1 January 2026".
 _FORMAT_LOCALE = {"en": "en_GB"}
 
@@ -44,10 +56,22 @@ def _elide(text, locale: str):
     return type(text)(pattern.sub(replacement, str(text)))  # Markup stays Markup: the text was already escaped
 
 
-def _decimal(number, locale: str) -> str:
-    from babel.numbers import format_decimal
+# Binary multiples, as before; CLDR names the units ("714 octets", "1,4 ko", "5,1 MB") in every language.
+_SIZE_UNITS = (("digital-gigabyte", 1024 ** 3), ("digital-megabyte", 1024 ** 2), ("digital-kilobyte", 1024))
 
-    return format_decimal(number, format="#,##0.0", locale=_FORMAT_LOCALE.get(locale, locale))
+
+def _size(n, locale: str) -> str:
+    """A number of bytes in the language's words and digits: 900 → "900 bytes", 1399 → « 1,4 ko »."""
+    from babel.units import format_unit
+
+    locale = _FORMAT_LOCALE.get(locale, locale)
+    for unit, factor in _SIZE_UNITS:
+        if n >= factor:
+            return format_unit(n / factor, unit, length="short", format="#,##0.0", locale=locale)
+    text = format_unit(n, "digital-byte", length="long", locale=locale)
+    if "digital-" in text:  # some CLDR languages (it, nl) lack the long name and print the unit's id instead
+        text = format_unit(n, "digital-byte", length="short", locale=locale)
+    return text
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,7 +95,7 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.install_gettext_translations(translations, newstyle=False)
     env.filters["day"] = lambda iso_text: (iso_text or "")[:10]
     env.filters["date"] = lambda iso_text: _date(iso_text, locale)
-    env.filters["decimal"] = lambda number: _decimal(number, locale)
+    env.filters["size"] = lambda number: _size(number, locale)
     env.filters["elide"] = lambda text: _elide(text, locale)
     return env
 

@@ -158,17 +158,35 @@ def test_every_result_key_has_a_label(key, locale):
 
 
 @pytest.mark.parametrize("locale, size, expected", [
-    ("en", 900, "export of 900 bytes"), ("en", 1399, "export of 1.4 KB"), ("en", 5_400_000, "export of 5.1 MB"),
-    ("fr", 900, "export de 900 octets"), ("fr", 1399, "export de 1,4 Ko"), ("fr", 5_400_000, "export de 5,1 Mo"),
+    ("en", 900, "export of 900 bytes"), ("en", 1399, "export of 1.4 kB"), ("en", 5_400_000, "export of 5.1 MB"),
+    ("fr", 900, "export de 900\xa0octets"), ("fr", 1399, "export de 1,4\u202fko"),
+    ("fr", 5_400_000, "export de 5,1\u202fMo"),
 ])
 def test_the_size_of_an_export_reads_in_units(locale, size, expected):
     assert str(labels(locale).result_summary({"bytes": size})) == expected
+
+
+# Languages with no catalog yet: sizes and dates come from Babel's CLDR data, not from the catalogs.
+@pytest.mark.parametrize("locale, size, expected", [
+    ("en", 1, "1 byte"), ("fr", 714, "714\xa0octets"), ("de", 714, "714 Byte"), ("es", 714, "714 bytes"),
+    ("it", 714, "714 byte"), ("nl", 714, "714 byte"), ("de", 1_258_291, "1,2 MB"), ("fr", 1_258_291, "1,2\u202fMo"),
+])
+def test_a_size_is_in_the_words_and_digits_of_the_language(locale, size, expected):
+    assert templating._size(size, locale) == expected
 
 
 @pytest.mark.parametrize("locale, expected", [("en", "1 January 2026"), ("fr", "1er janvier 2026")])
 def test_dates_read_naturally(locale, expected):
     assert str(labels(locale).date("2026-01-01T10:00:00Z")) == expected
     assert str(labels(locale).date(None)) == ""
+
+
+@pytest.mark.parametrize("locale, expected", [
+    ("en", "1 December 2026"), ("fr", "1er décembre 2026"), ("de", "1. Dezember 2026"),
+    ("es", "1 de diciembre de 2026"), ("it", "1 dicembre 2026"), ("nl", "1 december 2026"),
+])
+def test_a_date_is_in_the_long_form_of_the_language(locale, expected):
+    assert templating._date("2026-12-01T23:59:00Z", locale) == expected
 
 
 def test_the_english_article_fits_the_type():
