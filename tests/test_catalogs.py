@@ -10,7 +10,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from chalicelib import schemas, templating
+from chalicelib import languages, templating
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -26,8 +26,24 @@ def catalog(locale: str):
         return read_po(f, locale=locale)
 
 
-def test_the_portal_and_the_templates_offer_the_same_languages():
-    assert set(schemas.LOCALES) == set(templating.LOCALES)
+def test_a_language_is_offered_once_its_compiled_catalog_is_there(tmp_path, monkeypatch):
+    """Adding a language is adding a catalog: no list in code to edit. A catalog not yet compiled isn't one."""
+    shutil.copytree(templating.CATALOGS, tmp_path / "locale")
+    shutil.copytree(tmp_path / "locale" / "fr", tmp_path / "locale" / "xx")
+    os.makedirs(tmp_path / "locale" / "yy" / "LC_MESSAGES")
+    monkeypatch.setattr(templating, "CATALOGS", str(tmp_path / "locale"))
+    assert templating._discover_locales() == ("en", "fr", "xx")
+
+
+def test_every_language_with_a_catalog_can_be_asked_for_and_no_other():
+    for locale in templating.LOCALES:
+        assert languages.check(locale, "body.locale") == locale
+    with pytest.raises(Exception, match="body.locale"):
+        languages.check("xx", "body.locale")
+
+
+def test_english_is_the_default_and_comes_first():
+    assert templating.DEFAULT_LOCALE == templating.LOCALES[0] == "en"
 
 
 def test_every_language_offered_has_a_catalog_and_no_other():
