@@ -22,7 +22,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import clock, config, dossiers, exports, mailer, templating, teams, tokens
+from . import clock, config, dossiers, exports, languages, mailer, templating, teams, tokens
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -269,8 +269,7 @@ def mark_sent(key: str) -> None:
 
 def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str, dict]]:
     settings = settings or teams.require_team(item.team_id)
-    team_locale = settings.locale or templating.DEFAULT_LOCALE
-    client_locale = templating.pick_locale(item.locale, team_locale)
+    client_locale = languages.for_client(item.locale, item.accept_language, settings)
     common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
     name = event.name
     if name.startswith("officer_"):
@@ -292,7 +291,7 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
 def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, recipients=None,
                      **extra) -> list[tuple[str, dict]]:
     """One email per officer (the privacy officer, else every admin), each with their own action link."""
-    locale = settings.locale or templating.DEFAULT_LOCALE
+    locale = languages.team_default(settings)
     if name == "officer_new":
         extra["matching_dossiers"] = dossiers.count_client_dossiers(item.team_id, item.email)
     if name == "officer_consent_withdrawn":

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, config, emails, ids, ratelimit, request_record, schemas, tokens
+from . import clock, config, emails, ids, languages, ratelimit, request_record, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest, TeamSettings
@@ -112,6 +112,7 @@ def view(r: PrivacyRequest) -> dict:
         "email": r.email,
         "message": r.message,
         "locale": r.locale,
+        "accept_language": r.accept_language,
         "received_at": r.received_at,
         "due_at": r.due_at,
         "original_due_at": r.original_due_at or r.due_at,
@@ -176,19 +177,22 @@ def get_record(team_id: str, request_id: str) -> dict:
 
 # --- submission and verification (public portal) -------------------------------------------------------------
 
-def submit(team_id: str, body, source_ip: str | None) -> dict:
+def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
+    """`accept_language`: the portal's Accept-Language header, for a submission naming no `locale`."""
     data = schemas.validate("portal_request", body)
-    return _create(team_id, data["email"], data["type"], data.get("message"), data.get("locale"), source_ip)
+    locale = languages.check(data.get("locale"), "body.locale")
+    return _create(team_id, data["email"], data["type"], data.get("message"), locale, accept_language, source_ip)
 
 
-def submit_consent_withdrawal(team_id: str, body, source_ip: str | None) -> dict:
+def submit_consent_withdrawal(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
     """Art. 7(3): withdrawing consent is as easy as giving it — one verified step, no officer decision."""
     data = schemas.validate("consent_withdraw", body)
-    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, data.get("locale"), source_ip)
+    locale = languages.check(data.get("locale"), "body.locale")
+    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, locale, accept_language, source_ip)
 
 
 def _create(team_id: str, email: str, request_type: str, message: str | None, locale: str | None,
-            source_ip: str | None) -> dict:
+            accept_language: str | None, source_ip: str | None) -> dict:
     """Record a submission. The answer is the same receipt whatever already exists for this address (a new
     request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
     used to learn who has a request."""
@@ -205,7 +209,7 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
     request = PrivacyRequest(
         team_id, request_id, team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
         email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
-        received_at=clock.iso(received),
+        accept_language=_header(accept_language) if locale is None else None, received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
         verification_sent_at=[clock.iso(received)],
         lock_key=lock_key(team_id, request_type, address), expires_at=links_expire)
@@ -231,6 +235,12 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
             raise Conflict("a request for this email is being recorded; try again") from None
         raise
     return receipt
+
+
+def _header(value: str | None) -> str | None:
+    """Accept-Language as stored: bounded, printable ASCII (it is only ever parsed for language tags)."""
+    value = "".join(c for c in (value or "")[:languages.MAX_HEADER] if " " <= c <= "~").strip()
+    return value or None
 
 
 def _duplicate(team_id: str, key: str, now) -> None:

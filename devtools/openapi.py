@@ -69,6 +69,11 @@ def _object(properties: dict, required: list | None = None) -> dict:
             "properties": properties}
 
 
+LOCALE_NOTE = ("A language code the product has a catalog for (en, fr, ...): the team's default, used for the "
+               "officer's emails and pages, and for a client's when neither their choice nor their browser's "
+               "Accept-Language names a language the team offers.")
+
+
 def _response_schemas(schemas_module, statuses: list[str]) -> dict:
     settings = _object({
         "team_id": STR,
@@ -80,7 +85,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "terms_of_service_url": NSTR,
         "portal_privacy_banner_enabled": BOOL,
         "privacy_officer_id": NSTR,
-        "locale": {"type": "string", "enum": list(schemas_module.LOCALES)},
+        "locale": _s("string", description=LOCALE_NOTE),
+        "locales": _nullable("array", items=STR, description="The languages offered to clients; null: every one."),
         "processing_purposes": NSTR,
         "data_recipients": NSTR,
         "retention_period": NSTR,
@@ -120,6 +126,7 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "PrivacyRequest": _object({
             "request_id": STR, "team_id": STR, "type": {"type": "string", "enum": request_types},
             "status": {"type": "string", "enum": statuses}, "email": STR, "message": NSTR, "locale": NSTR,
+            "accept_language": NSTR,
             "received_at": STR, "due_at": STR, "original_due_at": STR, "extension_months": INT,
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
             "executed_by": NSTR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
@@ -165,7 +172,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "privacy_banner": BOOL, "privacy_policy_url": NSTR, "terms_of_service_url": NSTR,
             "consent": _object({"required": BOOL, "text": NSTR, "version": INT}),
             "request_types": {"type": "array", "items": STR},
-            "locale": {"type": "string", "enum": list(schemas_module.LOCALES)},
+            "locale": _s("string", description="The team's default language."),
+            "locales": _s("array", items=STR, description="The languages the portal may offer, the default first "
+                                                          "when the team chose them; a submission's locale is one."),
         }),
         "Page": {"type": "string", "description": "An HTML page (text/html; charset=utf-8)."},
     }
@@ -339,6 +348,9 @@ OPERATIONS = {
 # Documentation added to copies of SCHEMAS: facts the app checks after the schema (email-validator, base64
 # decoding), so readers and the fuzzer see them. Only annotation keywords; the rest is SCHEMAS verbatim.
 ANNOTATION_KEYWORDS = ("format", "contentEncoding", "description")
+CLIENT_LOCALE_NOTE = ("The client's language: one the product has (en, fr, ...; 400 otherwise), used when the team "
+                      "offers it. Without it, the request's Accept-Language header is matched against the team's "
+                      "languages; failing that, the team's default is used.")
 BODY_ANNOTATIONS = {
     ("member_put", "email"): {"format": "email"},
     ("dossier_create", "client_email"): {"format": "email"},
@@ -347,6 +359,11 @@ BODY_ANNOTATIONS = {
     ("consent_withdraw", "email"): {"format": "email"},
     ("document_create", "content_base64"): {"contentEncoding": "base64",
                                             "description": "The document, base64-encoded (at most 4 MiB decoded)."},
+    ("portal_request", "locale"): {"description": CLIENT_LOCALE_NOTE},
+    ("consent_withdraw", "locale"): {"description": CLIENT_LOCALE_NOTE},
+    ("settings_patch", "locale"): {"description": "The default language; one of `locales` when both are set."},
+    ("settings_patch", "locales"): {"description": "The languages offered to clients (null: every one the product "
+                                                   "has); each must be one the product has (400 otherwise)."},
     ("execute", "confirm"): {"description": "Must be true."},
     ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
 }
