@@ -3,7 +3,7 @@
 GET never changes anything, because mail scanners open links. The token is bound to the request and to the
 officer it was mailed to: it stops working when it expires, when the request was handled, or when that
 person is no longer the one who may act (officer changed, member removed)."""
-from . import dossiers, execution, schemas, teams, templating, tokens
+from . import dossiers, execution, languages, schemas, teams, templating, tokens
 from . import privacy_requests as pr
 from .errors import BadRequest, Conflict, DomainError, Forbidden
 from .portal import link_error
@@ -29,18 +29,18 @@ def _load(token: str):
     return settings, officer, item
 
 
-def show(token: str) -> tuple[int, str]:
+def show(token: str, accept_language: str | None = None) -> tuple[int, str]:
     try:
         settings, _officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:  # used: the link is spent (the page says so, or the status)
             raise Conflict(f"request {item.request_id} is {pr.effective_status(item)}",
                            status=pr.effective_status(item))
     except DomainError as exc:
-        return exc.status, refused(token, exc)
+        return exc.status, refused(token, exc, accept_language)
     return 200, _render(settings, item)
 
 
-def confirm(token: str, note: str | None = None) -> tuple[int, str]:
+def confirm(token: str, note: str | None = None, accept_language: str | None = None) -> tuple[int, str]:
     try:
         settings, officer, item = _load(token)
         if item.status not in pr.EXECUTABLE:
@@ -54,19 +54,19 @@ def confirm(token: str, note: str | None = None) -> tuple[int, str]:
             return 400, _render(settings, item, error="note_invalid")
         done = execution.run(item, officer, data)
     except DomainError as exc:
-        return exc.status, refused(token, exc)
-    locale = settings.locale or templating.DEFAULT_LOCALE
+        return exc.status, refused(token, exc, accept_language)
+    locale = languages.team_default(settings)
     return 202, templating.render("pages/action_done.html", locale, request=done,
                                   team_name=settings.team_name or item.team_id)
 
 
-def refused(token: str, exc: DomainError) -> str:
+def refused(token: str, exc: DomainError, accept_language: str | None = None) -> str:
     """The page refusing this action link, in the team's language when the token can be read."""
-    return link_error(exc, token, tokens.ACTION)
+    return link_error(exc, token, tokens.ACTION, accept_language)
 
 
 def _render(settings, item, error: str | None = None) -> str:
-    locale = settings.locale or templating.DEFAULT_LOCALE
+    locale = languages.team_default(settings)
     return templating.render("pages/action.html", locale, request=pr.view(item),
                              team_name=settings.team_name or item.team_id,
                              matching_dossiers=dossiers.count_client_dossiers(item.team_id, item.email),

@@ -4,6 +4,7 @@
     python -m chalicelib.cli [--stage ...] token --team T --member M        # a built-in bearer token
     python -m chalicelib.cli [--stage ...] rotate-key                       # Secrets Manager: new current key
     python -m chalicelib.cli [--stage ...] show-request --team T --request R
+    python -m chalicelib.cli verify-record FILE                             # offline; FILE or - for stdin
 
 `--stage` reads that stage's variables from `.chalice/config.json` (run it from the project directory);
 for dev and prod, TOKEN_SECRET and TOKEN_SECRET_ARN already in your environment win over the file (the file
@@ -89,6 +90,26 @@ def show_request(args) -> None:
     print(json.dumps(privacy_requests.get_request(args.team, args.request), indent=2, ensure_ascii=False))
 
 
+def verify_record(args) -> int:
+    """Check a request's record (the JSON GET .../record answered) offline: no AWS, no key needed."""
+    from . import request_record
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text(encoding="utf-8")
+        data = json.loads(text)
+        entries = data["entries"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"not a request record: {exc}", file=sys.stderr)
+        return 1
+    verdict = request_record.verify(entries, data.get("head"), team_id=data.get("team_id"),
+                                    request_id=data.get("request_id"))
+    if verdict["verifies"]:
+        print(f"verifies: {verdict['entries']} entries of request {data.get('request_id')}, head {verdict['head']}")
+        return 0
+    print(f"does NOT verify: {verdict['problem']} (at seq {verdict['at_seq']})")
+    return 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="privacy-desk operations.")
     top.add_argument("--stage", choices=STAGES, help="read this stage's variables from .chalice/config.json")
@@ -108,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--team", required=True)
     one.add_argument("--request", required=True)
     one.set_defaults(run=show_request)
+    one = commands.add_parser("verify-record", help="check a request's record (GET .../record's JSON) offline; "
+                                                    "exit 0 if it verifies, 1 if not")
+    one.add_argument("file", help="the JSON file, or - for stdin")
+    one.set_defaults(run=verify_record)
     return top
 
 
@@ -119,14 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import DomainError
 
     try:
-        args.run(args)
+        status = args.run(args)
     except DomainError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1
     except WeakSecret as exc:
         print(exc, file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

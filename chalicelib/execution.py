@@ -290,9 +290,10 @@ def lift_restriction(team_id: str, request_id: str, actor, body) -> dict:
         raise ExecutionFailed("the client could not be told of the lift, so nothing was lifted; try again") from exc
     count = dossiers.set_restricted(team_id, item.email, False)
     try:
-        item.update(actions=[PrivacyRequest.lifted_at.set(clock.iso(clock.now())),
-                             pr.record("restriction_lifted", actor.member_id)],
-                    condition=PrivacyRequest.lifted_at.does_not_exist())
+        pr.chained(item, lambda append: item.update(
+            actions=[PrivacyRequest.lifted_at.set(clock.iso(clock.now())), *append.actions],
+            condition=PrivacyRequest.lifted_at.does_not_exist() & append.condition),
+            "restriction_lifted", actor.member_id)
     except UpdateError as exc:
         if condition_failed(exc):
             raise Conflict("this restriction was already lifted") from None

@@ -54,9 +54,9 @@ def sweep(item: PrivacyRequest, now: dt.datetime) -> int:
     if found["dossiers_deleted"] or exports_deleted:
         log.warning("erasure sweep of %s found what the erasure missed: %s", item.request_id, result)
     closed_at = clock.parse(item.completed_at)
-    return _update(item, SWEEP, [PrivacyRequest.sweep.set(result), pr.record("erasure_swept", "system", **result),
-                                 PrivacyRequest.chore.set(SCRUB),
-                                 PrivacyRequest.chore_at.set(clock.iso(closed_at + pr.retention()))])
+    return _update(item, SWEEP, [PrivacyRequest.sweep.set(result), PrivacyRequest.chore.set(SCRUB),
+                                 PrivacyRequest.chore_at.set(clock.iso(closed_at + pr.retention()))],
+                   "erasure_swept", **result)
 
 
 def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
@@ -75,13 +75,16 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
         PrivacyRequest.pseudonymised_at.set(clock.iso(now)),
         PrivacyRequest.chore.remove(),
         PrivacyRequest.chore_at.remove(),
-        pr.record("pseudonymised", "system"),
-    ])
+    ], "pseudonymised")
 
 
-def _update(item: PrivacyRequest, chore: str, actions: list) -> int:
+def _update(item: PrivacyRequest, chore: str, actions: list, event: str, /, **details) -> int:
+    """The chore's changes and its history entry. Entries never hold the address, so pseudonymising rewrites
+    none of them and the record still verifies."""
     try:
-        item.update(actions=actions, condition=PrivacyRequest.chore == chore)
+        pr.chained(item, lambda append: item.update(actions=actions + append.actions,
+                                                    condition=(PrivacyRequest.chore == chore) & append.condition),
+                   event, "system", **details)
     except UpdateError as exc:
         if condition_failed(exc):
             return 0  # another run did it, or the request is gone (TTL)

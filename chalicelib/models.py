@@ -63,7 +63,8 @@ class TeamSettings(Model):
     privacy_officer_id = UnicodeAttribute(null=True)
     # Kept by every admin change in the same transaction, so "at least one admin" is a write condition.
     admin_count = NumberAttribute(null=True)
-    locale = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)  # the default language: the officer's, and a client's failing a better one
+    locales = ListAttribute(of=UnicodeAttribute, null=True)  # the languages offered to clients; none: every one
     # Art. 15(1) information given with every access export.
     processing_purposes = UnicodeAttribute(null=True)
     data_recipients = UnicodeAttribute(null=True)
@@ -175,7 +176,10 @@ class PrivacyRequest(Model):
     email = UnicodeAttribute()
     team_email = UnicodeAttribute(null=True)
     message = UnicodeAttribute(null=True)
+    # What the client asked for, read with the team's settings when writing to them (languages.for_client):
+    # the portal's explicit choice, and their browser's Accept-Language.
     locale = UnicodeAttribute(null=True)
+    accept_language = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
     due_at = UnicodeAttribute()
     original_due_at = UnicodeAttribute(null=True)
@@ -204,7 +208,10 @@ class PrivacyRequest(Model):
     cancelled_by = UnicodeAttribute(null=True)
     export_erased_at = UnicodeAttribute(null=True)
     # Accountability (Art. 5(2)): what happened to the request, when and by whom — appended, never rewritten.
+    # Its entries form a hash chain (request_record.py); `history_head` is the last entry's hash, and every
+    # append is conditional on it, so two writers can't fork the chain and a removed tail shows.
     history = ListAttribute(null=True)
+    history_head = UnicodeAttribute(null=True)
     # What went wrong that the team must see (an email that can't be sent, nobody to notify).
     alerts = ListAttribute(null=True)
     # Housekeeping after closing: a follow-up erasure sweep, then pseudonymisation (see housekeeping.py).

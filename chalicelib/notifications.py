@@ -22,7 +22,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import clock, config, dossiers, exports, mailer, recipients, systems, templating, teams, tokens
+from . import clock, config, dossiers, exports, languages, mailer, recipients, systems, templating, teams, tokens
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -170,6 +170,8 @@ def send_once(marker: str, messages, item: PrivacyRequest | None = None, name: s
         if is_transient(exc) or _attempt(marker) < MAX_ATTEMPTS:
             raise
         _record_failure(item, name, "unknown", f"gave up after {MAX_ATTEMPTS} attempts: {type(exc).__name__}")
+    if count and item is not None and is_final_notice(name):
+        record_notice(item, name)  # before the marker: a crash in between re-sends, and the entry stays single
     mark_sent(marker)
     return count
 
@@ -194,12 +196,39 @@ def _record_failure(item: PrivacyRequest | None, name: str, recipient: str, reas
     alert = {"at": clock.iso(clock.now()), "kind": "email_failed", "email": name, "recipient": recipient,
              "reason": reason[:500]}
     try:
-        item.update(actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])),
-                             pr.record("email_failed", "system", email=name, recipient=recipient)],
-                    condition=PrivacyRequest.request_id.exists())
+        pr.chained(item, lambda append: item.update(
+            actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])), *append.actions],
+            condition=PrivacyRequest.request_id.exists() & append.condition),
+            "email_failed", "system", email=name, recipient=recipient)
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
+
+
+def is_final_notice(name: str) -> bool:
+    """The email that tells the client how their request ended."""
+    return name.startswith("client_completed_") or name in ("client_denied", "client_cancelled")
+
+
+def record_notice(item: PrivacyRequest, name: str) -> None:
+    """Add "notice_sent" to the request's record once the client's final notice went. Once only: the marker
+    guards the sending, and a retried record finds the entry already there (checked again on every fresh read,
+    since the write is conditional on the head it was read with)."""
+    for _ in range(pr.APPEND_ATTEMPTS):
+        if any(e.get("event") == "notice_sent" and e.get("email") == name for e in item.history or []):
+            return
+        append = pr.record(item, "notice_sent", "system", email=name, recipient="client")
+        try:
+            item.update(actions=append.actions, condition=PrivacyRequest.request_id.exists() & append.condition)
+            return
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+        item = _current(item)
+        if item is None:
+            return
+    log.error("could not record the notice %s of request %s: its history kept changing", name,
+              getattr(item, "request_id", "?"))
 
 
 def _current(item: PrivacyRequest) -> PrivacyRequest | None:
@@ -262,8 +291,7 @@ def mark_sent(key: str) -> None:
 
 def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str, dict]]:
     settings = settings or teams.require_team(item.team_id)
-    team_locale = settings.locale or templating.DEFAULT_LOCALE
-    client_locale = templating.pick_locale(item.locale, team_locale)
+    client_locale = languages.for_client(item.locale, item.accept_language, settings)
     common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
     name = event.name
     if name.startswith("officer_"):
@@ -292,7 +320,7 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
 def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, recipients=None,
                      **extra) -> list[tuple[str, dict]]:
     """One email per officer (the privacy officer, else every admin), each with their own action link."""
-    locale = settings.locale or templating.DEFAULT_LOCALE
+    locale = languages.team_default(settings)
     if name == "officer_new":
         extra["matching_dossiers"] = dossiers.count_client_dossiers(item.team_id, item.email)
     if name == "officer_consent_withdrawn":
@@ -326,7 +354,7 @@ def task_messages(event: Event, item: PrivacyRequest, settings, common: dict) ->
     if system is None or system.generation != task["generation"] or not system.owner_email:
         return []  # deleted meanwhile: housekeeping skips the task
     url = config.public_url(f"/privacy/tasks/{recipients.task_token(item, task, system.owner_email)}")
-    locale = settings.locale or templating.DEFAULT_LOCALE
+    locale = languages.team_default(settings)
     values = dict(common, task=_task_view(item, system_id), task_url=url)
     values["request"] = dict(values["request"], note=item.note)
     return [(system.owner_email, templating.render_email("recipient_task", locale, **values))]

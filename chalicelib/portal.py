@@ -4,7 +4,7 @@ The banner only hides the portal's button: requests are accepted whatever it say
 switched off)."""
 from pynamodb.exceptions import DoesNotExist
 
-from . import config, exports, ids, schemas, templating, tokens
+from . import config, exports, ids, languages, schemas, templating, tokens
 from . import privacy_requests as pr
 from .errors import Conflict, DomainError
 from .models import PrivacyRequest
@@ -13,7 +13,8 @@ from .teams import require_team
 
 
 def privacy_info(team_id: str) -> dict:
-    s = settings_view(require_team(team_id))
+    team = require_team(team_id)
+    s = settings_view(team)
     links = s["policy_links_enabled"]
     return {
         "privacy_banner": s["portal_privacy_banner_enabled"],
@@ -23,15 +24,16 @@ def privacy_info(team_id: str) -> dict:
                     "version": s["consent_version"]},
         "request_types": list(schemas.REQUEST_TYPES),
         "locale": s["locale"],
+        "locales": list(languages.offered(team)),  # the portal's language menu; "locale" is the default
     }
 
 
 def _locale_of(request: dict, settings) -> str:
-    """The client's own language if their request named one, else the team's."""
-    return templating.pick_locale(request.get("locale"), settings.locale)
+    """The client's language, chosen as for their emails (languages.for_client)."""
+    return languages.for_client(request.get("locale"), request.get("accept_language"), settings)
 
 
-def verify_page(token: str) -> tuple[int, str]:
+def verify_page(token: str, accept_language: str | None = None) -> tuple[int, str]:
     """GET of the email's verification link: confirms the request and says so on a small page."""
     from .execution import after_verification
 
@@ -39,7 +41,7 @@ def verify_page(token: str) -> tuple[int, str]:
         item = pr.verify(token)
         done = after_verification(item)
     except DomainError as exc:
-        return exc.status, link_error(exc, token, tokens.VERIFY)
+        return exc.status, link_error(exc, token, tokens.VERIFY, accept_language)
     settings = require_team(item.team_id)
     request = done or pr.view(item)
     return 200, templating.render("pages/verified.html", _locale_of(request, settings), request=request,
@@ -51,11 +53,11 @@ def status(token: str | None, request_id: str) -> dict:
     return pr.public_view(data)
 
 
-def status_page(token: str | None, request_id: str) -> tuple[int, str]:
+def status_page(token: str | None, request_id: str, accept_language: str | None = None) -> tuple[int, str]:
     try:
         data, cancellable = pr.status_for_client(token or "", request_id)
     except DomainError as exc:
-        return exc.status, link_error(exc, token, tokens.STATUS)
+        return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
     return 200, _status_render(data, cancel_allowed=cancellable, cancel_url=f"{request_id}/cancel?token={token}")
 
 
@@ -70,56 +72,58 @@ def cancel(token: str | None, request_id: str) -> dict:
     return pr.public_view(pr.cancel(token or "", request_id))
 
 
-def cancel_page(token: str | None, request_id: str) -> tuple[int, str]:
+def cancel_page(token: str | None, request_id: str, accept_language: str | None = None) -> tuple[int, str]:
     try:
         data = pr.cancel(token or "", request_id)
     except Conflict as exc:
-        return _not_cancellable(token or "", request_id, exc)
+        return _not_cancellable(token or "", request_id, exc, accept_language)
     except DomainError as exc:
-        return exc.status, link_error(exc, token, tokens.STATUS)
+        return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
     return 200, _status_render(data, notice="cancelled", cancel_allowed=False, cancel_url="")
 
 
-def _not_cancellable(token: str, request_id: str, conflict: Conflict) -> tuple[int, str]:
+def _not_cancellable(token: str, request_id: str, conflict: Conflict, accept_language: str | None = None
+                     ) -> tuple[int, str]:
     """A second cancel (or one too late): the status link still works, so say what the status is and link to
     it, rather than an 'already used' page."""
     try:
         data, _ = pr.status_for_client(token, request_id)
     except DomainError:
-        return conflict.status, link_error(conflict, token, tokens.STATUS)
+        return conflict.status, link_error(conflict, token, tokens.STATUS, accept_language)
     notice = "already_cancelled" if data["status"] == pr.CANCELLED else "not_cancellable"
     status_url = config.public_url(f"/portal/privacy/requests/{request_id}?token={token}")
     return conflict.status, _status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
                                            cancel_url="")
 
 
-def export_link(token: str) -> tuple[int, str]:
+def export_link(token: str, accept_language: str | None = None) -> tuple[int, str]:
     """302 to a fresh presigned URL, or a page saying why not (never S3's XML)."""
     try:
         return 302, exports.download_url(token)
     except tokens.TokenError as exc:
         reason = "export_expired" if exc.reason == "expired" else exc.reason
         locale, _ = link_context(token, tokens.EXPORT)
-        return 410 if reason == "export_expired" else exc.status, _error(reason, locale)
+        return 410 if reason == "export_expired" else exc.status, _error(reason, locale, accept_language)
     except DomainError as exc:
-        return exc.status, link_error(exc, token, tokens.EXPORT)
+        return exc.status, link_error(exc, token, tokens.EXPORT, accept_language)
 
 
 # A 409 about one of these statuses says so, rather than "this link was already used".
 STATUS_REASONS = {pr.CANCELLED, pr.DENIED, pr.IN_PROGRESS}
 
 
-def error_page(exc: DomainError, locale: str | None, status: str | None = None) -> str:
+def error_page(exc: DomainError, locale: str | None, status: str | None = None,
+               accept_language: str | None = None) -> str:
     reason = getattr(exc, "reason", None)
     if reason is None and exc.status == 409:
         status = exc.extra.get("status") or status
         reason = status if status in STATUS_REASONS else "used"
-    return _error(reason or {404: "not_found"}.get(exc.status, "invalid"), locale)
+    return _error(reason or {404: "not_found"}.get(exc.status, "invalid"), locale, accept_language)
 
 
-def link_error(exc: DomainError, token: str | None, purpose: str) -> str:
+def link_error(exc: DomainError, token: str | None, purpose: str, accept_language: str | None = None) -> str:
     locale, status = link_context(token, purpose)
-    return error_page(exc, locale, status)
+    return error_page(exc, locale, status, accept_language)
 
 
 def link_context(token: str | None, purpose: str) -> tuple[str | None, str | None]:
@@ -133,7 +137,7 @@ def link_context(token: str | None, purpose: str) -> tuple[str | None, str | Non
     if not isinstance(team_id, str):
         return None, None
     try:
-        team_locale = require_team(team_id).locale
+        settings = require_team(team_id)
     except DomainError:
         return None, None
     request = None
@@ -142,9 +146,13 @@ def link_context(token: str | None, purpose: str) -> tuple[str | None, str | Non
             request = PrivacyRequest.get(team_id, request_id)
         except DoesNotExist:
             pass
-    client_locale = request.locale if request is not None and purpose not in (tokens.ACTION, tokens.TASK) else None
-    return templating.pick_locale(client_locale, team_locale), (request.status if request is not None else None)
+    if request is not None and purpose not in (tokens.ACTION, tokens.TASK):
+        locale = languages.for_client(request.locale, request.accept_language, settings)
+    else:
+        locale = languages.team_default(settings)
+    return locale, (request.status if request is not None else None)
 
 
-def _error(reason: str, locale: str | None) -> str:
-    return templating.render("pages/error.html", locale or templating.DEFAULT_LOCALE, reason=reason)
+def _error(reason: str, locale: str | None, accept_language: str | None = None) -> str:
+    """Without a readable link nobody is known: the visitor's browser language, among all we have."""
+    return templating.render("pages/error.html", locale or languages.for_visitor(accept_language), reason=reason)

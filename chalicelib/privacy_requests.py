@@ -11,11 +11,14 @@ team, type and email makes a duplicate submission return the same request instea
 Emails are never sent here: the requests table's stream drives notifications (see notifications.py).
 """
 import datetime as dt
+import json
+from typing import Callable, NamedTuple, TypeVar
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, config, emails, ids, ratelimit, schemas, tokens
+from . import clock, config, emails, ids, languages, ratelimit, request_record, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest, TeamSettings
@@ -38,16 +41,62 @@ UNVERIFIED_LIFETIME = dt.timedelta(days=7)
 PAGE_SIZE = 25
 OPEN_DUE = "open"
 MAX_EXTENSION_MONTHS = 2
+T = TypeVar("T")
 
 
-def event(name: str, by: str | None = None, **details) -> dict:
-    """One entry of a request's history."""
-    return {"at": clock.iso(clock.now()), "event": name, "by": by, **details}
+APPEND_ATTEMPTS = 3  # writes tried when other entries keep being appended meanwhile (see chained)
 
 
-def record(name: str, by: str | None = None, **details):
-    """The update action that appends an entry to the history."""
-    return PrivacyRequest.history.set(PrivacyRequest.history.append([event(name, by, **details)]))
+class Append(NamedTuple):
+    """One history entry chained to the item's head as it was read, and how to write it: add `actions` to the
+    update and AND `condition` into its condition, so the entry lands only on the head it was chained to."""
+    entry: dict
+    actions: list
+    condition: Condition
+
+
+def genesis(team_id: str, request_id: str, request_type: str, received_at: str, address: str) -> dict:
+    """The first entry, binding the record to its request; the client is named by a keyed hash only."""
+    return request_record.chained([], received_at, "received", "client", team_id=team_id, request_id=request_id,
+                                  type=request_type, received_at=received_at, client=emails.pseudonym(address))
+
+
+def record(item: PrivacyRequest, name: str, by: str | None = None, /, **details) -> Append:
+    """Append an entry after the history of `item` (as read). Callers whose condition may still hold when only
+    the head moved use `chained`, which retries; others get the head condition's failure like their own."""
+    entry = request_record.chained(list(item.history or []), clock.iso(clock.now()), name, by, **details)
+    if "@" in (item.email or "") and item.email in json.dumps(entry, ensure_ascii=False):
+        raise ValueError(f"a history entry ({name}) must not hold the client's address")
+    head = PrivacyRequest.history_head
+    return Append(entry, [PrivacyRequest.history.set((PrivacyRequest.history | []).append([entry])),
+                          head.set(entry["hash"])],
+                  head == item.history_head if item.history_head else head.does_not_exist())
+
+
+def chained(item: PrivacyRequest, write: Callable[[Append], T], name: str, by: str | None = None, /,
+            **details) -> T:
+    """`write(append)` makes the caller's conditional write with the entry added. Callers read the item before
+    writing, so an entry appended meanwhile (an email alert from the stream, a notice) fails the head
+    condition although the caller's own condition may still hold: then the entry is chained again onto the
+    fresh head and the same write retried. If the head held, the caller's condition failed: its error is
+    raised as it always was."""
+    for attempt in range(APPEND_ATTEMPTS):
+        append = record(item, name, by, **details)
+        try:
+            return write(append)
+        except (UpdateError, TransactWriteError) as exc:
+            lost = condition_failed(exc) if isinstance(exc, UpdateError) else \
+                (cancelled_by_condition(exc) or transaction_conflict(exc))
+            if not lost or attempt == APPEND_ATTEMPTS - 1:
+                raise
+            try:
+                fresh = PrivacyRequest.get(item.team_id, item.request_id, consistent_read=True)
+            except DoesNotExist:
+                raise exc from None
+            if fresh.history_head == item.history_head:
+                raise
+            item = fresh
+    raise AssertionError("unreachable")
 
 
 def lock_key(team_id: str, request_type: str, email: str) -> str:
@@ -63,6 +112,7 @@ def view(r: PrivacyRequest) -> dict:
         "email": r.email,
         "message": r.message,
         "locale": r.locale,
+        "accept_language": r.accept_language,
         "received_at": r.received_at,
         "due_at": r.due_at,
         "original_due_at": r.original_due_at or r.due_at,
@@ -126,21 +176,35 @@ def get_request(team_id: str, request_id: str) -> dict:
     return view(get_item(team_id, request_id))
 
 
+def get_record(team_id: str, request_id: str) -> dict:
+    """The request's record (Art. 5(2), Art. 19) and whether its chain verifies up to the stored head. Read
+    consistently: a record just appended to must not look truncated."""
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    entries = list(item.history or [])
+    verdict = request_record.verify(entries, item.history_head, team_id=team_id, request_id=request_id)
+    return {"request_id": request_id, "team_id": team_id, "entries": entries, "head": item.history_head,
+            "verifies": verdict["verifies"], "problem": verdict["problem"], "at_seq": verdict["at_seq"]}
+
+
 # --- submission and verification (public portal) -------------------------------------------------------------
 
-def submit(team_id: str, body, source_ip: str | None) -> dict:
+def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
+    """`accept_language`: the portal's Accept-Language header, for a submission naming no `locale`."""
     data = schemas.validate("portal_request", body)
-    return _create(team_id, data["email"], data["type"], data.get("message"), data.get("locale"), source_ip)
+    locale = languages.check(data.get("locale"), "body.locale")
+    return _create(team_id, data["email"], data["type"], data.get("message"), locale, accept_language, source_ip)
 
 
-def submit_consent_withdrawal(team_id: str, body, source_ip: str | None) -> dict:
+def submit_consent_withdrawal(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
     """Art. 7(3): withdrawing consent is as easy as giving it — one verified step, no officer decision."""
     data = schemas.validate("consent_withdraw", body)
-    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, data.get("locale"), source_ip)
+    locale = languages.check(data.get("locale"), "body.locale")
+    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, locale, accept_language, source_ip)
 
 
 def _create(team_id: str, email: str, request_type: str, message: str | None, locale: str | None,
-            source_ip: str | None) -> dict:
+            accept_language: str | None, source_ip: str | None) -> dict:
     """Record a submission. The answer is the same receipt whatever already exists for this address (a new
     request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
     used to learn who has a request."""
@@ -157,11 +221,12 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
     request = PrivacyRequest(
         team_id, request_id, team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
         email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
-        received_at=clock.iso(received),
+        accept_language=_header(accept_language) if locale is None else None, received_at=clock.iso(received),
         due_at=clock.iso(clock.due_date(received)), verification_sends=1,
         verification_sent_at=[clock.iso(received)],
-        lock_key=lock_key(team_id, request_type, address), expires_at=links_expire,
-        history=[event("received", "client")])
+        lock_key=lock_key(team_id, request_type, address), expires_at=links_expire)
+    first = genesis(team_id, request_id, request_type, request.received_at, address)
+    request.history, request.history_head = [first], first["hash"]
     lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
                   expires_at=links_expire)
     try:
@@ -182,6 +247,12 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
             raise Conflict("a request for this email is being recorded; try again") from None
         raise
     return receipt
+
+
+def _header(value: str | None) -> str | None:
+    """Accept-Language as stored: bounded, printable ASCII (it is only ever parsed for language tags)."""
+    value = "".join(c for c in (value or "")[:languages.MAX_HEADER] if " " <= c <= "~").strip()
+    return value or None
 
 
 def _duplicate(team_id: str, key: str, now) -> None:
@@ -227,17 +298,21 @@ def _bump_verification(item: PrivacyRequest, now) -> None:
         raise Conflict("the verification email was already sent the maximum number of times")
     sends = int(item.verification_sends or 1)
     links_expire = now + LINK_LIFETIME
-    try:
+
+    def write(append: Append) -> None:
         with TransactWrite(connection=connection()) as tx:
             tx.update(item, actions=[
                 PrivacyRequest.verification_sends.set(sends + 1),
                 PrivacyRequest.verification_sent_at.set(recent + [clock.iso(now)]),
                 PrivacyRequest.expires_at.set(links_expire),
-                record("verification_resent", "client"),
+                *append.actions,
             ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.verification_sends == sends)
-                & (PrivacyRequest.expires_at > now))
+                & (PrivacyRequest.expires_at > now) & append.condition)
             tx.update(Marker(item.lock_key), actions=[Marker.expires_at.set(links_expire)],
                       condition=Marker.value == item.request_id)
+
+    try:
+        chained(item, write, "verification_resent", "client")
     except TransactWriteError as exc:
         if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
             raise
@@ -261,7 +336,8 @@ def verify(token: str) -> PrivacyRequest:
     if item.status != AWAITING:
         return item  # opened twice: already verified, nothing to do
     stamp = clock.now()
-    try:
+
+    def write(append: Append) -> None:
         with TransactWrite(connection=connection()) as tx:
             tx.update(item, actions=[
                 PrivacyRequest.status.set(PENDING),
@@ -269,11 +345,14 @@ def verify(token: str) -> PrivacyRequest:
                 PrivacyRequest.verified_at.set(clock.iso(stamp)),
                 PrivacyRequest.expires_at.remove(),
                 PrivacyRequest.open_due.set(OPEN_DUE),
-                record("verified", "client"),
-            ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.expires_at > stamp))
+                *append.actions,
+            ], condition=(PrivacyRequest.status == AWAITING) & (PrivacyRequest.expires_at > stamp) & append.condition)
             # The lock now lives as long as the request is open.
             tx.update(Marker(item.lock_key), actions=[Marker.expires_at.remove()],
                       condition=Marker.value == item.request_id)
+
+    try:
+        chained(item, write, "verified", "client")
     except TransactWriteError as exc:
         if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
             raise
@@ -342,15 +421,15 @@ def start(item: PrivacyRequest, actor: str, extra: list | None = None) -> Privac
     never claimed again by a click: its worker carries on, and a dead worker is replaced automatically."""
     now = clock.now()
     try:
-        item.update(actions=[
+        chained(item, lambda append: item.update(actions=[
             PrivacyRequest.status.set(IN_PROGRESS),
             PrivacyRequest.team_status.set(f"{item.team_id}#{IN_PROGRESS}"),
             PrivacyRequest.started_at.set(clock.iso(now)),
             PrivacyRequest.executed_by.set(actor),
             PrivacyRequest.failure_reason.remove(),
-            record("execution_started", actor),
+            *append.actions,
             *(extra or []),
-        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE))
+        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE) & append.condition), "execution_started", actor)
     except UpdateError as exc:
         if condition_failed(exc):
             current = get_item(item.team_id, item.request_id, consistent=True)
@@ -367,10 +446,12 @@ def record_progress(item: PrivacyRequest, progress: dict) -> None:
 def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
     actions = [PrivacyRequest.status.set(FAILED), PrivacyRequest.team_status.set(f"{item.team_id}#{FAILED}"),
                PrivacyRequest.chore.remove(), PrivacyRequest.chore_at.remove(), PrivacyRequest.lease_until.remove(),
-               PrivacyRequest.failure_reason.set(reason[:1000]), record("execution_failed", item.executed_by)]
+               PrivacyRequest.failure_reason.set(reason[:1000])]
     if progress is not None:
         actions.append(PrivacyRequest.progress.set(progress))
-    item.update(actions=actions, condition=PrivacyRequest.status == IN_PROGRESS)
+    chained(item, lambda append: item.update(actions=actions + append.actions,
+                                             condition=(PrivacyRequest.status == IN_PROGRESS) & append.condition),
+            "execution_failed", item.executed_by)
 
 
 # --- housekeeping queued when a request closes (run by housekeeping.py) -------------------------------------
@@ -397,15 +478,19 @@ def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | 
     now = clock.now()
     actions = [PrivacyRequest.status.set(status), PrivacyRequest.team_status.set(f"{item.team_id}#{status}"),
                PrivacyRequest.completed_at.set(clock.iso(now)), PrivacyRequest.open_due.remove(),
-               record(status, by or item.executed_by), PrivacyRequest.lease_until.remove(),
-               *chore_on_close(item, status, now)]
+               PrivacyRequest.lease_until.remove(), *chore_on_close(item, status, now)]
     # expires_at stays: a request cancelled before it was verified still vanishes with its TTL.
     for name, value in fields.items():
         actions.append(getattr(PrivacyRequest, name).set(value))
-    try:
+
+    def write(append: Append) -> None:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(item, actions=actions, condition=PrivacyRequest.status.is_in(*from_statuses))
+            tx.update(item, actions=actions + append.actions,
+                      condition=PrivacyRequest.status.is_in(*from_statuses) & append.condition)
             tx.delete(Marker(item.lock_key), condition=Marker.pk.does_not_exist() | (Marker.value == item.request_id))
+
+    try:
+        chained(item, write, status, by or item.executed_by)
     except TransactWriteError as exc:
         if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
             raise
@@ -448,14 +533,15 @@ def extend(team_id: str, request_id: str, body, by: str | None = None) -> dict:
         raise Conflict(f"at most {MAX_EXTENSION_MONTHS} extra months in all; {already} already granted")
     new_due = clock.iso(clock.due_date(clock.parse(item.received_at), total))
     try:
-        item.update(actions=[
+        chained(item, lambda append: item.update(actions=[
             PrivacyRequest.extension_months.set(total),
             PrivacyRequest.original_due_at.set(original),
             PrivacyRequest.due_at.set(new_due),
             PrivacyRequest.extension_reason.set(data["reason"]),
-            record("extended", by, months=int(data["months"]), due_at=new_due),
+            *append.actions,
         ], condition=PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED)
-            & (PrivacyRequest.extension_months == already))
+            & (PrivacyRequest.extension_months == already) & append.condition),
+            "extended", by, months=int(data["months"]), due_at=new_due)
     except UpdateError as exc:
         if condition_failed(exc):
             current = get_item(team_id, request_id, consistent=True)

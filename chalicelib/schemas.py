@@ -9,10 +9,12 @@ from . import text
 from .errors import BadRequest
 
 REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection"]
-LOCALES = ["en", "fr"]
 
 _email = {"type": "string", "minLength": 3, "maxLength": 254}
 _text = {"type": "string", "maxLength": 2000}
+# Any code here; whether the product has that language is checked in code (languages.check), since the
+# languages are the catalogs shipped and the spec shouldn't change when one is added.
+_locale = {"type": "string", "minLength": 2, "maxLength": 35}
 _https_url = {"type": ["string", "null"], "maxLength": 2000, "pattern": "^https://[^\\s]+$"}
 
 SCHEMAS = {
@@ -38,7 +40,9 @@ SCHEMAS = {
             "terms_of_service_url": _https_url,
             "portal_privacy_banner_enabled": {"type": "boolean"},
             "privacy_officer_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
-            "locale": {"enum": LOCALES},
+            "locale": _locale,
+            "locales": {"type": ["array", "null"], "items": _locale, "minItems": 1, "maxItems": 50,
+                        "uniqueItems": True},
             "processing_purposes": {"type": ["string", "null"], "maxLength": 5000},
             "data_recipients": {"type": ["string", "null"], "maxLength": 5000},
             "retention_period": {"type": ["string", "null"], "maxLength": 2000},
@@ -97,14 +101,14 @@ SCHEMAS = {
             "email": _email,
             "type": {"enum": REQUEST_TYPES},
             "message": _text,
-            "locale": {"enum": LOCALES},
+            "locale": _locale,
         },
     },
     "consent_withdraw": {
         "type": "object",
         "additionalProperties": False,
         "required": ["email"],
-        "properties": {"email": _email, "locale": {"enum": LOCALES}},
+        "properties": {"email": _email, "locale": _locale},
     },
     "execute": {
         "type": "object",

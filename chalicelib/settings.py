@@ -4,9 +4,9 @@ import hashlib
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, schemas
+from . import clock, languages, schemas
 from .db import cancellation_codes, connection, transaction_conflict
-from .errors import Conflict, Unprocessable
+from .errors import BadRequest, Conflict, Unprocessable
 from .models import Member, TeamSettings
 from .teams import require_team
 
@@ -20,6 +20,7 @@ DEFAULTS = {
     "portal_privacy_banner_enabled": True,
     "privacy_officer_id": None,
     "locale": "en",
+    "locales": None,
     "processing_purposes": None,
     "data_recipients": None,
     "retention_period": None,
@@ -33,6 +34,7 @@ def view(item: TeamSettings) -> dict:
         value = getattr(item, name)
         out[name] = default if value is None else value
     out["consent_version"] = int(out["consent_version"])
+    out["locales"] = list(out["locales"]) if out["locales"] is not None else None
     out["updated_at"] = item.updated_at
     return out
 
@@ -48,6 +50,7 @@ def consent_text_hash(text: str | None) -> str | None:
 def update_settings(team_id: str, body) -> dict:
     changes = schemas.validate("settings_patch", body)
     current = require_team(team_id)
+    _check_languages(changes, current)
     actions = [TeamSettings.updated_at.set(clock.iso(clock.now()))]
     for name, value in changes.items():
         actions.append(getattr(TeamSettings, name).set(value))
@@ -76,6 +79,19 @@ def update_settings(team_id: str, body) -> dict:
             raise Conflict("the settings changed while saving; reload and try again") from None
         raise
     return get_settings(team_id)
+
+
+def _check_languages(changes: dict, current) -> None:
+    """Only languages the product has; the default among those offered, when the team restricts them."""
+    languages.check(changes.get("locale"), "body.locale")
+    for index, code in enumerate(changes.get("locales") or []):
+        languages.check(code, f"body.locales[{index}]")
+    default = changes.get("locale", current.locale) or DEFAULTS["locale"]
+    offered = changes["locales"] if "locales" in changes else current.locales
+    if offered and default not in offered:
+        field = "body.locales" if "locales" in changes else "body.locale"
+        raise BadRequest(f"{field}: the default language {default} must be among the languages offered "
+                         f"({', '.join(offered)})", field=field)
 
 
 def _same_text(text: str | None):

@@ -4,15 +4,27 @@ No user-facing sentence is built in Python: code picks a template and passes val
 a missing variable into an error instead of a silently blank sentence.
 
 A template lives once under `templates/` with its sentences marked for translation (`{% trans %}`, `_()`);
-`make i18n` extracts them into `locale/messages.pot` and compiles each language's catalog. Templates not yet
-converted still have one copy per language under `templates/<locale>/`, found when no shared one exists."""
+`make i18n` extracts them into `locale/messages.pot` and compiles each language's catalog."""
 import functools
 import os
+import re
 
-LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
 _ROOT = os.path.join(os.path.dirname(__file__), "templates")
 CATALOGS = os.path.join(os.path.dirname(__file__), "locale")
+
+
+def _discover_locales() -> tuple[str, ...]:
+    """The languages offered are the catalogs shipped: adding one is `pybabel init` + translating + `make i18n`,
+    no code. Only a compiled catalog counts, since rendering reads the .mo. The default comes first."""
+    found = {name for name in os.listdir(CATALOGS)
+             if os.path.isfile(os.path.join(CATALOGS, name, "LC_MESSAGES", "messages.mo"))}
+    if DEFAULT_LOCALE not in found:
+        raise RuntimeError(f"no compiled catalog for the default language {DEFAULT_LOCALE!r}: run make i18n")
+    return (DEFAULT_LOCALE, *sorted(found - {DEFAULT_LOCALE}))
+
+
+LOCALES = _discover_locales()
 # CLDR's plain "en" is American ("January 1, 2026"); a European controller writes "1 January 2026".
 _FORMAT_LOCALE = {"en": "en_GB"}
 
@@ -32,10 +44,34 @@ def _date(iso_text: str | None, locale: str) -> str:
     return text
 
 
-def _decimal(number, locale: str) -> str:
-    from babel.numbers import format_decimal
+# Elision a translation cannot spell out, because it depends on the value put in the sentence: French writes
+# « auprès d'Acme » but « auprès de Martin ». Templates wrap such sentences in {% filter elide %}.
+_ELISIONS = {"fr": (re.compile(r"\b([Dd])e (?=[aeiouyàâäéèêëîïôöûüœ])", re.IGNORECASE), r"\1'")}
 
-    return format_decimal(number, format="#,##0.0", locale=_FORMAT_LOCALE.get(locale, locale))
+
+def _elide(text, locale: str):
+    if locale not in _ELISIONS:
+        return text
+    pattern, replacement = _ELISIONS[locale]
+    return type(text)(pattern.sub(replacement, str(text)))  # Markup stays Markup: the text was already escaped
+
+
+# Binary multiples, as before; CLDR names the units ("714 octets", "1,4 ko", "5,1 MB") in every language.
+_SIZE_UNITS = (("digital-gigabyte", 1024 ** 3), ("digital-megabyte", 1024 ** 2), ("digital-kilobyte", 1024))
+
+
+def _size(n, locale: str) -> str:
+    """A number of bytes in the language's words and digits: 900 → "900 bytes", 1399 → « 1,4 ko »."""
+    from babel.units import format_unit
+
+    locale = _FORMAT_LOCALE.get(locale, locale)
+    for unit, factor in _SIZE_UNITS:
+        if n >= factor:
+            return format_unit(n / factor, unit, length="short", format="#,##0.0", locale=locale)
+    text = format_unit(n, "digital-byte", length="long", locale=locale)
+    if "digital-" in text:  # some CLDR languages (it, nl) lack the long name and print the unit's id instead
+        text = format_unit(n, "digital-byte", length="short", locale=locale)
+    return text
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,8 +83,7 @@ def _env(locale: str = DEFAULT_LOCALE):
     import jinja2  # imported on first render: most invocations (stream records, list routes) render nothing
 
     env = jinja2.Environment(
-        # a shared template first; until every template is converted, the language's own copy otherwise
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(_ROOT), jinja2.FileSystemLoader(os.path.join(_ROOT, locale))]),
+        loader=jinja2.FileSystemLoader(_ROOT),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -60,7 +95,8 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.install_gettext_translations(translations, newstyle=False)
     env.filters["day"] = lambda iso_text: (iso_text or "")[:10]
     env.filters["date"] = lambda iso_text: _date(iso_text, locale)
-    env.filters["decimal"] = lambda number: _decimal(number, locale)
+    env.filters["size"] = lambda number: _size(number, locale)
+    env.filters["elide"] = lambda text: _elide(text, locale)
     return env
 
 
@@ -91,10 +127,10 @@ def _names(folder: str, suffix: str) -> set[str]:
 
 
 def email_names() -> list[str]:
-    names = _names("email", ".txt") | _names(f"{DEFAULT_LOCALE}/email", ".txt")
+    names = _names("email", ".txt")
     return sorted({n.split(".")[0] for n in names if not n.startswith("_")})
 
 
 def page_names() -> list[str]:
-    names = _names("pages", ".html") | _names(f"{DEFAULT_LOCALE}/pages", ".html")
+    names = _names("pages", ".html")
     return sorted(n for n in names if not n.startswith("_"))

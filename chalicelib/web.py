@@ -167,6 +167,11 @@ def source_ip(request) -> str | None:
     return (request.context or {}).get("identity", {}).get("sourceIp")
 
 
+def accept_language(request) -> str | None:
+    """The browser's language preferences, passed to domain code as a plain string (languages.py reads it)."""
+    return (request.headers or {}).get("accept-language")
+
+
 def user_agent(request) -> str | None:
     return (request.headers or {}).get("user-agent")
 

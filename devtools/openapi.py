@@ -69,6 +69,11 @@ def _object(properties: dict, required: list | None = None) -> dict:
             "properties": properties}
 
 
+LOCALE_NOTE = ("A language code the product has a catalog for (en, fr, ...): the team's default, used for the "
+               "officer's emails and pages, and for a client's when neither their choice nor their browser's "
+               "Accept-Language names a language the team offers.")
+
+
 def _response_schemas(schemas_module, statuses: list[str]) -> dict:
     settings = _object({
         "team_id": STR,
@@ -80,7 +85,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "terms_of_service_url": NSTR,
         "portal_privacy_banner_enabled": BOOL,
         "privacy_officer_id": NSTR,
-        "locale": {"type": "string", "enum": list(schemas_module.LOCALES)},
+        "locale": _s("string", description=LOCALE_NOTE),
+        "locales": _nullable("array", items=STR, description="The languages offered to clients; null: every one."),
         "processing_purposes": NSTR,
         "data_recipients": NSTR,
         "retention_period": NSTR,
@@ -120,18 +126,32 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "PrivacyRequest": _object({
             "request_id": STR, "team_id": STR, "type": {"type": "string", "enum": request_types},
             "status": {"type": "string", "enum": statuses}, "email": STR, "message": NSTR, "locale": NSTR,
+            "accept_language": NSTR,
             "received_at": STR, "due_at": STR, "original_due_at": STR, "extension_months": INT,
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
             "executed_by": NSTR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
             "denial_reason": NSTR, "lifted_at": NSTR, "overdue": BOOL,
-            "history": {"type": "array", "items": {
-                "type": "object", "required": ["at", "event", "by"],
-                "properties": {"at": STR, "event": STR, "by": NSTR}}},
+            "history": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
             "alerts": {"type": "array", "description": "What the team must see: an email that can't be sent, "
                                                        "nobody to notify.", "items": {
                 "type": "object", "required": ["at", "kind", "email", "recipient", "reason"],
                 "properties": {"at": STR, "kind": STR, "email": STR, "recipient": STR, "reason": STR}}},
             "sweep": NOBJ, "pseudonymised_at": NSTR,
+        }),
+        "RecordEntry": {
+            "type": "object", "required": ["seq", "at", "event", "by", "prev", "hash"],
+            "description": "One event of a request, chained: `hash` is sha256 over the entry's canonical JSON "
+                           "(keys sorted, no whitespace, UTF-8) without `hash`; `prev` is the entry before's hash "
+                           "(64 zeros for the first). Other fields are the event's details; the first entry "
+                           "(received) holds team_id, request_id, type, received_at and `client`, a keyed hash "
+                           "of the client's address.",
+            "properties": {"seq": INT, "at": STR, "event": STR, "by": NSTR, "prev": STR, "hash": STR},
+        },
+        "RequestRecord": _object({
+            "request_id": STR, "team_id": STR,
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
+            "head": {**NSTR, "description": "The hash of the last entry as stored on the request"},
+            "verifies": BOOL, "problem": NSTR, "at_seq": _nullable("integer"),
         }),
         "LiftedRestriction": {
             "allOf": [{"$ref": "#/components/schemas/PrivacyRequest"}],
@@ -152,7 +172,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "privacy_banner": BOOL, "privacy_policy_url": NSTR, "terms_of_service_url": NSTR,
             "consent": _object({"required": BOOL, "text": NSTR, "version": INT}),
             "request_types": {"type": "array", "items": STR},
-            "locale": {"type": "string", "enum": list(schemas_module.LOCALES)},
+            "locale": _s("string", description="The team's default language."),
+            "locales": _s("array", items=STR, description="The languages the portal may offer, the default first "
+                                                          "when the team chose them; a submission's locale is one."),
         }),
         "Page": {"type": "string", "description": "An HTML page (text/html; charset=utf-8)."},
     }
@@ -270,6 +292,12 @@ OPERATIONS = {
         query=("status", "overdue", "due_before", "sort", "next"), bearer=True),
     ("GET", "/teams/{team_id}/privacy/requests/{request_id}"): Op(
         "One privacy request", {200: "PrivacyRequest"}, ADMIN, bearer=True),
+    ("GET", "/teams/{team_id}/privacy/requests/{request_id}/record"): Op(
+        "The request's record (Art. 5(2), Art. 19): its history as a hash chain, and whether it verifies",
+        {200: "RequestRecord"}, ADMIN, bearer=True,
+        description="`verifies` is false when an entry was edited, removed or reordered, or entries are missing "
+                    "after the stored head; `problem` says what and `at_seq` where. "
+                    "`python -m chalicelib.cli verify-record FILE` checks this answer offline."),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/execute"): Op(
         "Execute a verified request (admin or privacy officer): claimed and queued, answered at once with "
         "status in_progress; a worker carries it out and the client is told when it is completed",
@@ -320,6 +348,9 @@ OPERATIONS = {
 # Documentation added to copies of SCHEMAS: facts the app checks after the schema (email-validator, base64
 # decoding), so readers and the fuzzer see them. Only annotation keywords; the rest is SCHEMAS verbatim.
 ANNOTATION_KEYWORDS = ("format", "contentEncoding", "description")
+CLIENT_LOCALE_NOTE = ("The client's language: one the product has (en, fr, ...; 400 otherwise), used when the team "
+                      "offers it. Without it, the request's Accept-Language header is matched against the team's "
+                      "languages; failing that, the team's default is used.")
 BODY_ANNOTATIONS = {
     ("member_put", "email"): {"format": "email"},
     ("dossier_create", "client_email"): {"format": "email"},
@@ -328,6 +359,11 @@ BODY_ANNOTATIONS = {
     ("consent_withdraw", "email"): {"format": "email"},
     ("document_create", "content_base64"): {"contentEncoding": "base64",
                                             "description": "The document, base64-encoded (at most 4 MiB decoded)."},
+    ("portal_request", "locale"): {"description": CLIENT_LOCALE_NOTE},
+    ("consent_withdraw", "locale"): {"description": CLIENT_LOCALE_NOTE},
+    ("settings_patch", "locale"): {"description": "The default language; one of `locales` when both are set."},
+    ("settings_patch", "locales"): {"description": "The languages offered to clients (null: every one the product "
+                                                   "has); each must be one the product has (400 otherwise)."},
     ("execute", "confirm"): {"description": "Must be true."},
     ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
 }

@@ -18,8 +18,9 @@ How the blocks are run:
 How an output is compared (both sides normalised first):
 - Normalising replaces what varies from run to run with placeholders: ids (`t_`, `r_`, `d_`, `doc_`, `m_`,
   `g_` + 26 characters) → `t_<id>`...; tokens (`eyJ...`, with any `...` the README puts after them) →
-  `<token>`; ISO dates and date-times → `<date>`, `<time>`; dates in words ("30 November 2026", "30 décembre
-  2026") → `<day>`; `127.0.0.1:<port>`; curl's version in a user agent; runs of spaces → one space.
+  `<token>`; a record entry's `hash` and `prev` → `<sha256>`, keyed hashes → `h:<hash>`; ISO dates and
+  date-times → `<date>`, `<time>`; dates in words ("30 November 2026", "30 décembre 2026") → `<day>`;
+  `127.0.0.1:<port>`; curl's version in a user agent; runs of spaces → one space.
 - The block right after a ```sh block (``` or ```json, only blank lines between) is that block's output. If
   it contains no `...` it must equal the output, line for line. If it does, it is an excerpt: each of its
   lines, cut at every `...`, gives pieces that must all appear in the output, in the order shown.
@@ -145,6 +146,8 @@ MONTHS = ("January February March April May June July August September October N
 NORMALISE = [
     (re.compile(r"eyJ[\w-]*(?:\.[\w-]*)*"), "<token>"),  # a JWT, or the README's "eyJ..." shorthand of one
     (re.compile(r"\b(doc|t|r|d|m|g)_[0-9A-Z]{26}\b"), r"\1_<id>"),
+    (re.compile(r'("(?:hash|prev)": ?")[0-9a-f]{64}"'), r'\1<sha256>"'),  # a record's hashes cover its times
+    (re.compile(r"\bh:[0-9a-f]{32}\b"), "h:<hash>"),  # a client's keyed hash depends on the stage's key
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
     (re.compile(r"\b\d{1,2}(?:er)? (?:%s) \d{4}\b" % "|".join(MONTHS)), "<day>"),  # French: "1er janvier"

@@ -113,6 +113,13 @@ def get_request(team_id, request_id):
     return json_response(privacy_requests.get_request(team_id, request_id))
 
 
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/record", methods=["GET"])
+@endpoint
+def get_request_record(team_id, request_id):
+    member(bp.current_request, team_id)
+    return json_response(privacy_requests.get_record(team_id, request_id))
+
+
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/execute", methods=["POST"])
 @endpoint
 def execute_request(team_id, request_id):

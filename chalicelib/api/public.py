@@ -3,7 +3,8 @@ from chalice import Blueprint
 
 from .. import actions, portal, privacy_requests, recipient_pages, recipients
 from ..errors import DomainError
-from ..web import FORM_TYPES, body, endpoint, form, json_response, page, query, redirect, source_ip, wants_html
+from ..web import (FORM_TYPES, accept_language, body, endpoint, form, json_response, page, query, redirect, source_ip,
+                   wants_html)
 
 bp = Blueprint(__name__)
 
@@ -18,15 +19,16 @@ def portal_privacy(team_id):
 @endpoint
 def submit_request(team_id):
     request = bp.current_request
-    return json_response(privacy_requests.submit(team_id, body(request), source_ip(request)), 202)
+    return json_response(privacy_requests.submit(team_id, body(request), source_ip(request), accept_language(request)),
+                         202)
 
 
 @bp.route("/portal/{team_id}/privacy/consent/withdraw", methods=["POST"], cors=True)
 @endpoint
 def withdraw_consent(team_id):
     request = bp.current_request
-    return json_response(privacy_requests.submit_consent_withdrawal(team_id, body(request), source_ip(request)),
-                         202)
+    return json_response(privacy_requests.submit_consent_withdrawal(team_id, body(request), source_ip(request),
+                                                                    accept_language(request)), 202)
 
 
 @bp.route("/portal/{team_id}/privacy/requests/{request_id}/resend", methods=["POST"], cors=True,
@@ -39,7 +41,7 @@ def resend_verification(team_id, request_id):
 
 @bp.route("/portal/privacy/verify/{token}", methods=["GET"])
 def verify_link(token):
-    return page(*portal.verify_page(token))
+    return page(*portal.verify_page(token, accept_language(bp.current_request)))
 
 
 @bp.route("/portal/privacy/requests/{request_id}", methods=["GET"], cors=True)
@@ -47,7 +49,7 @@ def verify_link(token):
 def request_status(request_id):
     request = bp.current_request
     if wants_html(request):
-        return page(*portal.status_page(query(request, "token"), request_id))
+        return page(*portal.status_page(query(request, "token"), request_id, accept_language(request)))
     return json_response(portal.status(query(request, "token"), request_id))
 
 
@@ -56,28 +58,29 @@ def request_status(request_id):
 def cancel_request(request_id):
     request = bp.current_request
     if wants_html(request) or "form" in (request.headers or {}).get("content-type", ""):
-        return page(*portal.cancel_page(query(request, "token"), request_id))
+        return page(*portal.cancel_page(query(request, "token"), request_id, accept_language(request)))
     return json_response(portal.cancel(query(request, "token"), request_id))
 
 
 @bp.route("/portal/privacy/exports/{token}", methods=["GET"])
 def export_download(token):
-    status, location_or_page = portal.export_link(token)
+    status, location_or_page = portal.export_link(token, accept_language(bp.current_request))
     return redirect(location_or_page) if status == 302 else page(status, location_or_page)
 
 
 @bp.route("/actions/{token}", methods=["GET"])
 def action_page(token):
-    return page(*actions.show(token))
+    return page(*actions.show(token, accept_language(bp.current_request)))
 
 
 @bp.route("/actions/{token}", methods=["POST"], content_types=FORM_TYPES)
 def action_confirm(token):
+    request = bp.current_request
     try:
-        note = form(bp.current_request).get("note")
+        note = form(request).get("note")
     except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
-        return page(exc.status, actions.refused(token, exc))
-    return page(*actions.confirm(token, note))
+        return page(exc.status, actions.refused(token, exc, accept_language(request)))
+    return page(*actions.confirm(token, note, accept_language(request)))
 
 
 @bp.route("/privacy/callbacks/{token}", methods=["POST"])
@@ -88,13 +91,15 @@ def recipient_callback(token):
 
 @bp.route("/privacy/tasks/{token}", methods=["GET"])
 def task_page(token):
-    return page(*recipient_pages.show(token))
+    return page(*recipient_pages.show(token, accept_language(bp.current_request)))
 
 
 @bp.route("/privacy/tasks/{token}", methods=["POST"], content_types=FORM_TYPES)
 def task_answer(token):
+    request = bp.current_request
     try:
-        fields = form(bp.current_request)
+        fields = form(request)
     except DomainError as exc:  # a non-UTF-8 or oversized form: a 4xx page, not a 500
-        return page(exc.status, recipient_pages.refused(token, exc))
-    return page(*recipient_pages.answer(token, fields.get("action"), fields.get("reason")))
+        return page(exc.status, recipient_pages.refused(token, exc, accept_language(request)))
+    return page(*recipient_pages.answer(token, fields.get("action"), fields.get("reason"),
+                                        accept_language(request)))
