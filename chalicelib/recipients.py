@@ -415,7 +415,7 @@ def task_token(item: PrivacyRequest, task: dict, owner_email: str) -> str:
 
 
 class Revoked(Forbidden):
-    reason = "revoked"
+    reason = "task_revoked"
 
 
 def load_task(token: str):

@@ -74,6 +74,14 @@ def _size(n, locale: str) -> str:
     return text
 
 
+def _names_list(items, locale: str) -> str:
+    """["CRM", "Archive", "Billing"] → "CRM, Archive and Billing" / « CRM, Archive et Billing »."""
+    from babel.lists import format_list
+
+    items = [str(item) for item in items]
+    return format_list(items, locale=_FORMAT_LOCALE.get(locale, locale)) if items else ""
+
+
 @functools.lru_cache(maxsize=None)
 def _env(locale: str = DEFAULT_LOCALE):
     """One environment per language: gettext is installed on the environment, so imported macro files
@@ -97,6 +105,7 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.filters["date"] = lambda iso_text: _date(iso_text, locale)
     env.filters["size"] = lambda number: _size(number, locale)
     env.filters["elide"] = lambda text: _elide(text, locale)
+    env.filters["names"] = lambda items: _names_list(items, locale)
     return env
 
 
