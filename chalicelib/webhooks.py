@@ -29,6 +29,7 @@ MAX_URL_LENGTH = 2000
 MAX_BODY = 64 * 1024
 MAX_EXCERPT = 500
 USER_AGENT = "privacy-desk-webhooks/1"
+RESOLVE_SECONDS = 5.0  # at PUT: a resolver that hangs must not hold the API call
 
 # Names that mean "this machine" or "this cloud's private network" whatever DNS says.
 _REFUSED_NAMES = {"localhost", "metadata", "metadata.google.internal", "instance-data", "kubernetes.default"}
@@ -78,8 +79,8 @@ def check_url(url: str) -> str:
     if target.local:
         return url
     try:
-        addresses = _resolve(target.host, target.port)
-    except socket.gaierror:
+        addresses = _resolve_before(target, time.monotonic() + RESOLVE_SECONDS)
+    except DeliveryError:
         raise _bad(f"the host {target.host} does not resolve (DNS)") from None
     for address in addresses:
         reason = _refusal(address)
