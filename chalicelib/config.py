@@ -12,6 +12,7 @@ DEFAULTS = {
     "DOSSIERS_TABLE": "privacy-desk-dossiers",
     "REQUESTS_TABLE": "privacy-desk-requests",
     "MARKERS_TABLE": "privacy-desk-markers",
+    "SYSTEMS_TABLE": "privacy-desk-systems",
     "DOCUMENTS_BUCKET": "privacy-desk-documents",
     "EXECUTION_QUEUE": "privacy-desk-executions",
     "EXECUTION_LEASE_SECONDS": "360",
@@ -34,7 +35,7 @@ DEFAULTS = {
 # The environment variable each table's name comes from, and the suffix of its deployed name (`<stack>-members`):
 # the one place a table is named (the template, the local stack and the CLI all read it).
 TABLE_SUFFIXES = {"MEMBERS_TABLE": "members", "SETTINGS_TABLE": "settings", "DOSSIERS_TABLE": "dossiers",
-                  "REQUESTS_TABLE": "requests", "MARKERS_TABLE": "markers"}
+                  "REQUESTS_TABLE": "requests", "MARKERS_TABLE": "markers", "SYSTEMS_TABLE": "systems"}
 
 
 def deployed_table_names(stack: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ Keys are chosen so every read the product needs is a GetItem or a Query:
 - members and dossiers hang under their team (hash key team_id);
 - a client's dossiers are found through the `by_client` index keyed by "team_id#normalised email";
 - requests sort by their time-ordered id, so a Query in reverse is "newest first"; `by_status` serves ?status=;
-- markers hold the small guards that make things happen once (emails sent, open-request locks, rate counters).
+- markers hold the small guards that make things happen once (emails sent, open-request locks, rate counters);
+- the other applications a team tells about requests (Art. 19) hang under their team too (systems).
 """
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -63,6 +64,8 @@ class TeamSettings(Model):
     privacy_officer_id = UnicodeAttribute(null=True)
     # Kept by every admin change in the same transaction, so "at least one admin" is a write condition.
     admin_count = NumberAttribute(null=True)
+    # Kept by every system create/delete in the same transaction, so the per-team cap is a write condition.
+    system_count = NumberAttribute(null=True)
     locale = UnicodeAttribute(null=True)  # the default language: the officer's, and a client's failing a better one
     locales = ListAttribute(of=UnicodeAttribute, null=True)  # the languages offered to clients; none: every one
     # Art. 15(1) information given with every access export.
@@ -246,4 +249,30 @@ class Marker(Model):
     expires_at = TTLAttribute(null=True)
 
 
-ALL_MODELS = (Member, TeamSettings, Dossier, PrivacyRequest, Marker)
+class System(Model):
+    """Another application that receives the team's clients' data and must be told of requests (Art. 19): a
+    webhook the module calls, or a manual one whose owner acts by hand."""
+
+    class Meta(_Meta):
+        table_name = config.get("SYSTEMS_TABLE")
+
+    team_id = UnicodeAttribute(hash_key=True)
+    system_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()  # "webhook" | "manual"
+    url = UnicodeAttribute(null=True)  # webhook
+    owner_email = UnicodeAttribute(null=True)  # manual
+    request_types = ListAttribute(of=UnicodeAttribute)
+    completion = UnicodeAttribute(null=True)  # webhook: "callback" | "2xx"
+    # Webhook signing secrets, newest last: [{"secret", "created_at", "expires_at"}]; expires_at is null for the
+    # current one and a day after rotation for the previous one, so receivers can switch without losing events.
+    secrets = JSONAttribute(null=True)
+    disabled_at = UnicodeAttribute(null=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    # New each time the id is created: work bound to a deleted system never reaches one re-created under its id.
+    generation = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+ALL_MODELS = (Member, TeamSettings, Dossier, PrivacyRequest, Marker, System)

@@ -503,6 +503,15 @@ def _touch(item: PrivacyRequest, now: dt.datetime) -> None:
             raise
 
 
+def remove_system(team_id: str, system_id: str, by: str) -> dict:
+    """DELETE of a connected system: it is gone at once, and its open tasks are skipped, visibly (a run of
+    housekeeping skips any this misses)."""
+    system = systems.get(team_id, system_id)
+    removed = systems.delete(team_id, system_id)
+    system_deleted(team_id, system_id, system.generation if system is not None else None, by)
+    return removed
+
+
 def system_deleted(team_id: str, system_id: str, generation: str | None, by: str, limit: int = 500) -> int:
     """A system deleted while tasks are open: those tasks are skipped, visibly, and their requests may close."""
     count = 0

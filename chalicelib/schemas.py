@@ -128,6 +128,23 @@ SCHEMAS = {
         "required": ["reason"],
         "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
     },
+    "system_put": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "kind"],
+        # By kind (checked in systems.put, with clearer errors than a oneOf): webhook needs url (completion,
+        # rotate_secret optional); manual needs owner_email.
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "kind": {"enum": ["webhook", "manual"]},
+            "url": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "owner_email": _email,
+            "request_types": {"type": "array", "minItems": 1, "maxItems": 3, "uniqueItems": True,
+                              "items": {"enum": ["erasure", "rectification", "restriction"]}},
+            "completion": {"enum": ["callback", "2xx"]},
+            "rotate_secret": {"type": "boolean"},
+        },
+    },
     "empty": {"type": "object", "additionalProperties": False, "properties": {}},
     "recipient_answer": {
         "type": "object",
@@ -154,6 +171,7 @@ TEXT_RULES = {
     "extend": {"reason": MULTILINE},
     "deny": {"reason": MULTILINE},
     "recipient_answer": {"note": MULTILINE},
+    "system_put": {"name": TITLE, "url": LABEL},
 }
 
 

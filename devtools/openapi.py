@@ -176,6 +176,23 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "locales": _s("array", items=STR, description="The languages the portal may offer, the default first "
                                                           "when the team chose them; a submission's locale is one."),
         }),
+        "System": _object({
+            "team_id": STR, "system_id": STR, "name": STR, "kind": {"type": "string", "enum": ["webhook", "manual"]},
+            "url": NSTR, "owner_email": NSTR,
+            "request_types": {"type": "array", "items": {"type": "string",
+                                                         "enum": ["erasure", "rectification", "restriction"]}},
+            "completion": {"type": ["string", "null"], "enum": ["callback", "2xx", None]},
+            "previous_secret_expires_at": {**NSTR, "description": "Until when the secret replaced by the last "
+                                                                  "rotation still signs (null: none does)."},
+            "disabled_at": NSTR, "disabled_reason": NSTR, "created_at": STR, "updated_at": STR,
+        }),
+        "SystemSaved": {
+            "allOf": [{"$ref": "#/components/schemas/System"}],
+            "properties": {"secret": {"type": "string", "pattern": "^whsec_",
+                                      "description": "The webhook's signing secret, answered only when issued "
+                                                     "(creation, rotate_secret, manual → webhook): keep it."}},
+        },
+        "SystemList": _list("System"),
         "Page": {"type": "string", "description": "An HTML page (text/html; charset=utf-8)."},
     }
 
@@ -310,6 +327,21 @@ OPERATIONS = {
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/lift-restriction"): Op(
         "Lift a completed restriction (Art. 18(3))", {200: "LiftedRestriction"}, WRITE, body="empty",
         body_required=False, bearer=True),
+    ("GET", "/teams/{team_id}/privacy/systems"): Op(
+        "The other applications told of the team's requests (Art. 19), by id; never their secrets",
+        {200: "SystemList"}, ADMIN, bearer=True),
+    ("GET", "/teams/{team_id}/privacy/systems/{system_id}"): Op(
+        "One connected system", {200: "System"}, ADMIN, bearer=True),
+    ("PUT", "/teams/{team_id}/privacy/systems/{system_id}"): Op(
+        "Register or replace a connected system (admin)", {200: "SystemSaved", 201: "SystemSaved"}, WRITE,
+        body="system_put", bearer=True,
+        description="A webhook (`url`) is sent signed events (Standard Webhooks); a manual system's `owner_email` "
+                    "is asked to act by hand. The body replaces the whole system and enables it again if it was "
+                    "disabled. A webhook's signing secret is answered once, when issued: on creation, with "
+                    "`rotate_secret: true` (the previous one keeps signing for 24 h), or when a manual system "
+                    "becomes a webhook. 409: more than 50 systems, or a concurrent change."),
+    ("DELETE", "/teams/{team_id}/privacy/systems/{system_id}"): Op(
+        "Remove a connected system (admin); answers it as it was", {200: "System"}, ADMIN + (409,), bearer=True),
     ("GET", "/portal/{team_id}/privacy"): Op(
         "What the client portal shows: banner, policy links, consent wording", {200: "PortalInfo"}, (404, 415),
         tag="portal"),
@@ -366,6 +398,13 @@ BODY_ANNOTATIONS = {
                                                    "has); each must be one the product has (400 otherwise)."},
     ("execute", "confirm"): {"description": "Must be true."},
     ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
+    ("system_put", "url"): {"format": "uri", "description": "Webhooks only, required: https, no credentials or "
+                                                            "fragment, a host whose every address is public."},
+    ("system_put", "owner_email"): {"format": "email", "description": "Manual systems only, required."},
+    ("system_put", "request_types"): {"description": "Default: all three."},
+    ("system_put", "completion"): {"description": "Webhooks only. `callback` (default): the receiver confirms "
+                                                  "later; `2xx`: a 2xx answer counts as done."},
+    ("system_put", "rotate_secret"): {"description": "Webhooks only: issue (and answer) a new signing secret."},
 }
 
 # The security headers every HTML page (and the export redirect) carries.

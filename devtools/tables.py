@@ -1,4 +1,4 @@
-"""The five DynamoDB tables, defined once: read from the PynamoDB models, used by both the deployable template
+"""The six DynamoDB tables, defined once: read from the PynamoDB models, used by both the deployable template
 (devtools/template.py) and `make run`'s embedded AWS (devtools/stack.py), so the code, the local tables and
 the deployed ones can't drift apart.
 
@@ -12,7 +12,8 @@ from chalicelib import config, models
 
 # environment variable the model reads -> (model, deployed name's suffix)
 _MODELS = {"MEMBERS_TABLE": models.Member, "SETTINGS_TABLE": models.TeamSettings, "DOSSIERS_TABLE": models.Dossier,
-           "REQUESTS_TABLE": models.PrivacyRequest, "MARKERS_TABLE": models.Marker}
+           "REQUESTS_TABLE": models.PrivacyRequest, "MARKERS_TABLE": models.Marker,
+           "SYSTEMS_TABLE": models.System}
 TABLES = {variable: (_MODELS[variable], suffix) for variable, suffix in config.TABLE_SUFFIXES.items()}
 
 

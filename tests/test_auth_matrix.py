@@ -26,9 +26,14 @@ ROUTES = [
     ("POST", "/teams/{team}/privacy/requests/{request}/extend", {"months": 1, "reason": "r"}),
     ("POST", "/teams/{team}/privacy/requests/{request}/deny", {"reason": "r"}),
     ("POST", "/teams/{team}/privacy/requests/{request}/lift-restriction", {}),
+    ("GET", "/teams/{team}/privacy/systems", None),
+    ("GET", "/teams/{team}/privacy/systems/{system}", None),
+    ("PUT", "/teams/{team}/privacy/systems/{system}", {"name": "N", "kind": "manual", "owner_email": "o@team.example"}),
+    ("DELETE", "/teams/{team}/privacy/systems/{system}", None),
 ]
 ADMIN_ONLY = {("PUT", "/teams/{team}/members/newbie"), ("DELETE", "/teams/{team}/members/{member}"),
-              ("PATCH", "/teams/{team}/privacy/settings")}
+              ("PATCH", "/teams/{team}/privacy/settings"), ("PUT", "/teams/{team}/privacy/systems/{system}"),
+              ("DELETE", "/teams/{team}/privacy/systems/{system}")}
 EXECUTOR_ONLY = {(m, p) for m, p, _ in ROUTES if p.endswith(("/execute", "/extend", "/deny", "/lift-restriction"))}
 
 
@@ -54,7 +59,11 @@ def world(api, team):
     dossier = api.new_dossier(team, "alice@client.example")
     request_id = api.verified_request(team, "alice@client.example")
     other = api.new_team("Other", "admin@other.example")
-    ids = {"team": team.id, "member": "plain", "dossier": dossier["dossier_id"], "request": request_id}
+    from chalicelib import systems
+
+    systems.put(team.id, "archive", {"name": "Archive", "kind": "manual", "owner_email": "a@team.example"})
+    ids = {"team": team.id, "member": "plain", "dossier": dossier["dossier_id"], "request": request_id,
+           "system": "archive"}
     return {"api": api, "team": team, "ids": ids, "member_token": member_token, "other": other}
 
 

@@ -29,6 +29,7 @@ BODY_ROUTES = [
     ("add_document", "POST", "/teams/{team}/dossiers/{dossier}/documents", True),
     ("submit_request", "POST", "/portal/{team}/privacy/requests", False),
     ("execute", "POST", "/teams/{team}/privacy/requests/{request}/execute", True),
+    ("put_system", "PUT", "/teams/{team}/privacy/systems/archive", True),
 ]
 
 VALID = {
@@ -39,6 +40,7 @@ VALID = {
     "add_document": {"filename": "a.pdf", "content_base64": base64.b64encode(b"x").decode()},
     "submit_request": {"email": "carol@client.example", "type": "erasure"},
     "execute": {"confirm": True},
+    "put_system": {"name": "Archive", "kind": "manual", "owner_email": "archivist@team.example"},
 }
 
 MALFORMED = {
@@ -120,12 +122,23 @@ WRONG = {
         {"confirm": None},
         {"confirm": True, "force": True},
     ],
+    "put_system": [
+        {},
+        {"name": "Archive"},
+        {"name": "Archive", "kind": "email", "owner_email": "a@team.example"},
+        {"name": "", "kind": "manual", "owner_email": "a@team.example"},
+        {"name": "Archive", "kind": "manual"},
+        {"name": "Archive", "kind": "webhook"},
+        {"name": "Archive", "kind": "webhook", "url": "ftp://files.example.com/x"},
+        {"name": "Archive", "kind": "manual", "owner_email": "a@team.example", "request_types": "erasure"},
+        {"name": "Archive", "kind": "manual", "owner_email": "a@team.example", "secrets": []},
+    ],
 }
 
 INVALID_EMAILS = ["not-an-email", "alice@", "@client.example", "alice@@client.example", "alice client@example.com",
                   "", "   ", "alice@client..example"]
 EMAIL_FIELD = {"put_member": "email", "create_dossier": "client_email", "search_dossiers": "client_email",
-               "submit_request": "email"}
+               "submit_request": "email", "put_system": "owner_email"}
 
 
 def path_for(template, world):
@@ -211,6 +224,8 @@ UNKNOWN_IDS = [
     ("POST", "/teams/{team}/dossiers/d_nope/documents", {"filename": "a.pdf", "content_base64": "eA=="}, True),
     ("GET", "/teams/{team}/privacy/requests/r_nope", None, True),
     ("POST", "/teams/{team}/privacy/requests/r_nope/execute", {"confirm": True}, True),
+    ("GET", "/teams/{team}/privacy/systems/s_nope", None, True),
+    ("DELETE", "/teams/{team}/privacy/systems/s_nope", None, True),
 ]
 
 

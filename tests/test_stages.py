@@ -67,7 +67,7 @@ def test_every_stage_sets_the_variables_the_code_reads():
     from devtools import template
 
     needed = {"MEMBERS_TABLE", "SETTINGS_TABLE", "DOSSIERS_TABLE", "REQUESTS_TABLE", "MARKERS_TABLE",
-              "DOCUMENTS_BUCKET", "EXECUTION_QUEUE", "SENDER_EMAIL", "PUBLIC_BASE_URL"}
+              "SYSTEMS_TABLE", "DOCUMENTS_BUCKET", "EXECUTION_QUEUE", "SENDER_EMAIL", "PUBLIC_BASE_URL"}
     for stage, settings in CONFIG["stages"].items():
         if stage == "local":  # `make run` supplies the stream ARN and the API's URL (its port may change)
             assert needed - {"PUBLIC_BASE_URL"} | {"TOKEN_SECRET"} <= set(settings["environment_variables"])

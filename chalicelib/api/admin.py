@@ -1,7 +1,7 @@
 """Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
 from chalice import Blueprint
 
-from .. import dossiers, execution, privacy_requests, recipients, settings, teams, text
+from .. import dossiers, execution, privacy_requests, recipients, settings, systems, teams, text
 from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, endpoint, json_response, member,
                    optional_body, page_out, query)
 
@@ -166,3 +166,33 @@ def skip_recipient(team_id, request_id, system_id):
 def retry_recipient(team_id, request_id, system_id):
     request = bp.current_request
     return json_response(recipients.retry(team_id, request_id, system_id, member(request, team_id)))
+
+
+@bp.route("/teams/{team_id}/privacy/systems", methods=["GET"])
+@endpoint
+def list_systems(team_id):
+    member(bp.current_request, team_id)
+    return json_response(page_out(systems.list_systems(team_id)))
+
+
+@bp.route("/teams/{team_id}/privacy/systems/{system_id}", methods=["GET"])
+@endpoint
+def get_system(team_id, system_id):
+    member(bp.current_request, team_id)
+    return json_response(systems.get_view(team_id, system_id))
+
+
+@bp.route("/teams/{team_id}/privacy/systems/{system_id}", methods=["PUT"])
+@endpoint
+def put_system(team_id, system_id):
+    request = bp.current_request
+    member(request, team_id, admin=True)
+    saved, created = systems.put(team_id, system_id, body(request))
+    return json_response(saved, 201 if created else 200)
+
+
+@bp.route("/teams/{team_id}/privacy/systems/{system_id}", methods=["DELETE"])
+@endpoint
+def delete_system(team_id, system_id):
+    who = member(bp.current_request, team_id, admin=True)
+    return json_response(recipients.remove_system(team_id, system_id, who.member_id))
