@@ -22,7 +22,8 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import clock, config, dossiers, exports, languages, mailer, recipients, systems, templating, teams, tokens
+from . import clock, config, dossiers, exports, languages, mailer, systems, templating, teams, tokens
+from . import recipients as art19
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -132,9 +133,9 @@ def recipient_events(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Ev
     for system_id, task in (new.recipients or {}).items():
         before = before_all.get(system_id) or {}
         sends = int(task.get("sends") or 0)
-        if task["kind"] == "manual" and task["status"] not in recipients.FINAL and sends > int(before.get("sends") or 0):
+        if task["kind"] == "manual" and task["status"] not in art19.FINAL and sends > int(before.get("sends") or 0):
             events.append(Event("recipient_task", new, f"{system_id}#{sends}"))
-        failed_now = task["status"] == recipients.FAILED and before.get("status") != recipients.FAILED
+        failed_now = task["status"] == art19.FAILED and before.get("status") != art19.FAILED
         gave_up_now = bool(task.get("gave_up_at")) and not before.get("gave_up_at")
         if failed_now or gave_up_now:
             events.append(Event("officer_recipient_problem", new, f"{system_id}#{task['attempts']}#{task['status']}"))
@@ -256,7 +257,7 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
     if name == "recipient_task":
         system_id, sends = event.serial.rsplit("#", 1)
         task = (current.recipients or {}).get(system_id)
-        return current.status == pr.IN_PROGRESS and task is not None and task["status"] not in recipients.FINAL \
+        return current.status == pr.IN_PROGRESS and task is not None and task["status"] not in art19.FINAL \
             and int(task.get("sends") or 0) == int(sends)  # an older reminder's link is superseded
     if name == "client_restriction_lifted":  # sent by execution.lift_restriction before it lifts
         return current.type == "restriction" and current.status == pr.COMPLETED
@@ -313,7 +314,7 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
     elif name == "client_denied":
         extra = {"supervisory_authority": settings.supervisory_authority}
     if name.startswith("client_completed_"):  # Art. 19, second sentence: who was told of it
-        extra["informed"] = [task["name"] for task in (item.recipients or {}).values() if recipients.informed(task)]
+        extra["informed"] = [task["name"] for task in (item.recipients or {}).values() if art19.informed(task)]
     return [(item.email, templating.render_email(name, client_locale, **common, **extra))]
 
 
@@ -327,9 +328,9 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, re
         extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
     if name == "officer_new":  # the applications that will be told once it is carried out (Art. 19)
         extra["systems_to_tell"] = sorted(system.name for system in systems.for_request_type(item.team_id, item.type)) \
-            if item.type in recipients.ART19_TYPES else []
+            if item.type in art19.ART19_TYPES else []
     if name in ("officer_reminder", "officer_overdue"):
-        extra["open_recipients"] = recipients.open_tasks(item)
+        extra["open_recipients"] = art19.open_tasks(item)
     messages = []
     people = recipients if recipients is not None else officers(item.team_id, settings)
     if not people:
@@ -353,7 +354,7 @@ def task_messages(event: Event, item: PrivacyRequest, settings, common: dict) ->
     system = systems.get(item.team_id, system_id)
     if system is None or system.generation != task["generation"] or not system.owner_email:
         return []  # deleted meanwhile: housekeeping skips the task
-    url = config.public_url(f"/privacy/tasks/{recipients.task_token(item, task, system.owner_email)}")
+    url = config.public_url(f"/privacy/tasks/{art19.task_token(item, task, system.owner_email)}")
     locale = languages.team_default(settings)
     values = dict(common, task=_task_view(item, system_id), task_url=url)
     values["request"] = dict(values["request"], note=item.note)

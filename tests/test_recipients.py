@@ -123,25 +123,25 @@ def test_a_token_made_for_one_request_cannot_answer_another(api, team, receiver)
     assert task(api, team, second, "crm")["status"] == "delivered"
 
 
-def test_a_failing_receiver_is_retried_until_it_accepts(api, team, receiver):
+def test_a_failing_receiver_is_retried_until_it_accepts(api, team, receiver, monkeypatch):
     receiver.answers = [500]
     add_webhook(api, team, receiver)
     request_id = executed(api, team)
     assert task(api, team, request_id, "crm")["status"] == "pending"
     assert "500" in task(api, team, request_id, "crm")["last_error"]
-    retry(api, seconds=10)
+    retry(api, monkeypatch, seconds=10)
     assert [e["headers"]["webhook-id"] for e in receiver.events] == [receiver.events[0]["headers"]["webhook-id"]] * 2
     assert task(api, team, request_id, "crm")["status"] == "delivered"
     assert task(api, team, request_id, "crm")["attempts"] == 2
 
 
-def retry(api, seconds: float):
+def retry(api, monkeypatch, seconds: float):
     """Let the retry's time come, then let housekeeping queue what is due and the worker run it."""
     from chalicelib import housekeeping
 
-    with shift_time(dt.timedelta(seconds=seconds)):
-        housekeeping.run()
-        api.pump()
+    shift_time(monkeypatch, dt.timedelta(seconds=seconds))
+    housekeeping.run()
+    api.pump()
 
 
 def test_a_receiver_answering_410_is_disabled_and_the_officer_is_told(api, team, receiver):
@@ -178,8 +178,8 @@ def test_delivery_gives_up_after_the_schedule_and_the_officer_can_deliver_again(
     receiver.answers = [500, 503, 500]
     add_webhook(api, team, receiver, name="Flaky CRM")
     request_id = executed(api, team)
-    retry(api, 5)
-    retry(api, 10)
+    retry(api, monkeypatch, 5)
+    retry(api, monkeypatch, 10)
     gave_up = task(api, team, request_id, "crm")
     assert gave_up["gave_up_at"] and gave_up["attempts"] == 3 and gave_up["status"] == "pending"
     assert "Flaky CRM" in api.mail_to(team.admin_email)[-1]["subject"]
@@ -285,18 +285,18 @@ def test_the_link_stops_working_when_the_systems_owner_changes(api, team):
     assert form(api, link, action="done").status_code == 403
 
 
-def test_the_owner_is_reminded_every_five_days_while_the_task_is_open(api, team):
+def test_the_owner_is_reminded_every_five_days_while_the_task_is_open(api, team, monkeypatch):
     from chalicelib import housekeeping
 
     add_manual(api, team)
     executed(api, team)
-    with shift_time(dt.timedelta(days=4)):
-        housekeeping.run()
-        api.pump()
+    shift_time(monkeypatch, dt.timedelta(days=4))
+    housekeeping.run()
+    api.pump()
     assert len(api.mail_to("owner@team.example")) == 1
-    with shift_time(dt.timedelta(days=5, minutes=1)):
-        housekeeping.run()
-        api.pump()
+    shift_time(monkeypatch, dt.timedelta(days=1, minutes=1))
+    housekeeping.run()
+    api.pump()
     messages = api.mail_to("owner@team.example")
     assert len(messages) == 2 and messages[1]["subject"].startswith("Reminder")
 
