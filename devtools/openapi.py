@@ -137,7 +137,23 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
                 "type": "object", "required": ["at", "kind", "email", "recipient", "reason"],
                 "properties": {"at": STR, "kind": STR, "email": STR, "recipient": STR, "reason": STR}}},
             "sweep": NOBJ, "pseudonymised_at": NSTR,
+            "work_done_at": {**NSTR, "description": "When the module's own part was done; the request stays "
+                                                    "in_progress until every recipient answered (Art. 19)."},
+            "recipients": {"type": "array", "items": {"$ref": "#/components/schemas/Recipient"}},
         }),
+        "Recipient": _object({
+            "system_id": STR, "name": STR, "kind": {"type": "string", "enum": ["webhook", "manual"]},
+            "status": {"type": "string", "enum": ["pending", "delivered", "completed", "not_found", "failed",
+                                                  "skipped"]},
+            "attempts": INT, "last_error": NSTR, "next_attempt_at": NSTR, "delivered_at": NSTR,
+            "answered_at": NSTR, "answered_by": {**NSTR, "description": "system:<id> (its callback or 2xx), "
+                                                 "owner:<id> (a manual system's owner), a member id (skipped), "
+                                                 "or system (the module: 410, deleted system)."},
+            "note": NSTR, "gave_up_at": NSTR, "reminders_sent": _nullable("integer"),
+        }),
+        "CallbackAnswer": _object({"request_id": STR, "system_id": STR,
+                                   "status": {"type": "string", "enum": ["completed", "not_found", "failed"]},
+                                   "request_status": STR}),
         "RecordEntry": {
             "type": "object", "required": ["seq", "at", "event", "by", "prev", "hash"],
             "description": "One event of a request, chained: `hash` is sha256 over the entry's canonical JSON "
@@ -342,6 +358,24 @@ OPERATIONS = {
                     "becomes a webhook. 409: more than 50 systems, or a concurrent change."),
     ("DELETE", "/teams/{team_id}/privacy/systems/{system_id}"): Op(
         "Remove a connected system (admin); answers it as it was", {200: "System"}, ADMIN + (409,), bearer=True),
+    ("POST", "/teams/{team_id}/privacy/requests/{request_id}/recipients/{system_id}/skip"): Op(
+        "Close a connected system's open task without its answer, with the reason (admin or privacy officer)",
+        {200: "PrivacyRequest"}, WRITE, body="deny", bearer=True),
+    ("POST", "/teams/{team_id}/privacy/requests/{request_id}/recipients/{system_id}/retry"): Op(
+        "Deliver again a webhook event whose retries ran out (admin or privacy officer)",
+        {200: "PrivacyRequest"}, WRITE, bearer=True),
+    ("POST", "/privacy/callbacks/{token}"): Op(
+        "A connected system answers its task (the event's callback_url): completed, not_found or failed",
+        {200: "CallbackAnswer"}, (400, 401, 404, 409, 413, 415), body="recipient_answer", tag="systems",
+        description="The token in the path is the proof; a second answer is 409 and changes nothing."),
+    ("GET", "/privacy/tasks/{token}"): Op(
+        "A manual system's owner: what to do for this client (never changes anything)",
+        {200: "Page"}, (401, 403, 404, 415), html=True, tag="pages"),
+    ("POST", "/privacy/tasks/{token}"): Op(
+        "A manual system's owner answers: done, none (no data for this client) or cannot (with a reason)",
+        {200: "Page"}, (400, 401, 403, 404, 409, 413, 415), html=True, tag="pages",
+        form={"type": "object", "properties": {"action": {"type": "string", "enum": ["done", "none", "cannot"]},
+                                               "reason": {"type": "string", "maxLength": 2000}}}),
     ("GET", "/portal/{team_id}/privacy"): Op(
         "What the client portal shows: banner, policy links, consent wording", {200: "PortalInfo"}, (404, 415),
         tag="portal"),

@@ -42,7 +42,18 @@ EXTRAS = {
     "client_extended": {},
     "client_denied": {"supervisory_authority": f"CNIL {EVIL}"},
     "client_cancelled": {},
+    "recipient_task": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "pending", "reminders_sent": 1},
+                       "task_url": "https://desk.example/privacy/tasks/tok-task"},
+    "officer_recipient_problem": {"officer_name": f"Dee {EVIL}", "task": {
+        "system_id": "crm", "name": f"CRM {EVIL}", "status": "pending", "attempts": 8, "answered_by": None,
+        "gave_up_at": "2026-01-22T10:00:00Z", "last_error": f"answered 500: {EVIL}", "note": None}},
 }
+# Art. 19 lists, where a request has connected systems (the emails render without them too).
+SYSTEMS = [f"CRM {EVIL}", "Archive"]
+EXTRAS["officer_new"]["systems_to_tell"] = SYSTEMS
+EXTRAS["officer_reminder"]["open_recipients"] = [{"name": name} for name in SYSTEMS]
+for _name in ("client_completed_erasure", "client_completed_rectification", "client_completed_restriction"):
+    EXTRAS[_name]["informed"] = SYSTEMS
 TYPE_OF = {"verify_withdrawal": "consent_withdrawal", "officer_consent_withdrawn": "consent_withdrawal",
            "client_restriction_lifted": "restriction", "officer_cancelled": "access"}
 PAGES = {
@@ -51,6 +62,9 @@ PAGES = {
     "action_done": {},
     "error": {"reason": "expired"},
     "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok"},
+    "recipient_task": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "pending"}, "answered": False,
+                       "error": "reason"},
+    "recipient_task_done": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "not_found"}},
 }
 # Every key a request's result may hold (execution.py's runners, exports.build).
 RESULT_KEYS = ("dossiers_deleted", "documents_deleted", "exports_deleted", "dossiers", "documents", "bytes",
