@@ -64,7 +64,7 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     exports.erase_export(item)
     pseudonym = item.email if item.email.startswith("h:") else emails.pseudonym(item.email)
     # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay.
-    tasks = {sid: {**task, "note": None} if task.get("answered_by", "").startswith(("system:", "owner:")) else task
+    tasks = {sid: {**task, "note": None} if (task.get("answered_by") or "").startswith(("system:", "owner:")) else task
              for sid, task in (item.recipients or {}).items()}
     return _update(item, SCRUB, [
         *([PrivacyRequest.recipients.set(tasks)] if tasks else []),

@@ -52,7 +52,7 @@ def schedule() -> list[float]:
 
 def informed(task: dict) -> bool:
     """A recipient that was told: its event was accepted, or it (or its owner) answered."""
-    return bool(task.get("delivered_at")) or task.get("answered_by", "").startswith(("system:", "owner:"))
+    return bool(task.get("delivered_at")) or (task.get("answered_by") or "").startswith(("system:", "owner:"))
 
 
 def open_tasks(item: PrivacyRequest) -> list[dict]:

@@ -3,6 +3,8 @@ manual one; an erasure executed; the receiver gets a correctly signed event (aga
 confirms by callback; the manual owner marks the task done on its page; only then is the request completed,
 the client's notice names both systems, and the request's record verifies — until one entry is altered in the
 table."""
+import os
+import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -10,7 +12,7 @@ import urllib.request
 import boto3
 
 from tests.receiver import Receiver
-from tests.test_local_stack import Http, link
+from tests.test_local_stack import ROOT, Http, free_port, link, python
 
 CLIENT = "carol@client.example"
 OWNER = "archivist@demo.example"
@@ -112,3 +114,46 @@ def tamper_with_history(stack, team: str, request_id: str, seq: int) -> None:
                          UpdateExpression=f"SET history[{seq}].#by = :someone",
                          ExpressionAttributeNames={"#by": "by"},
                          ExpressionAttributeValues={":someone": {"S": "someone-else"}})
+
+
+def readme_receiver() -> str:
+    """The README's 15-line receiver, exactly as written there."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Telling the other applications (Art. 19)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 16, "the README promises a receiver in about 15 lines"
+    return code
+
+
+def test_the_readmes_receiver_verifies_the_event_and_completes_the_task_by_callback(stack, tmp_path):
+    http, team, admin = Http(stack.api), stack.team_id, stack.admin_token
+    status, listed = http.get(f"/teams/{team}/privacy/systems", token=admin)
+    for system in listed["items"]:  # only the README's receiver this time
+        assert http.call("DELETE", f"/teams/{team}/privacy/systems/{system['system_id']}", token=admin)[0] == 200
+    port = free_port()
+    status, system = http.put(f"/teams/{team}/privacy/systems/readme", {
+        "name": "README receiver", "kind": "webhook", "url": f"http://127.0.0.1:{port}/"}, token=admin)
+    assert status == 201, system
+    script = tmp_path / "receiver.py"
+    script.write_text(readme_receiver())
+    process = subprocess.Popen([python(), str(script)], env={**os.environ, "PORT": str(port),
+                                                             "WEBHOOK_SECRET": system["secret"]})
+    try:
+        client = "dave@client.example"
+        status, submitted = http.post(f"/portal/{team}/privacy/requests", {"email": client, "type": "erasure"})
+        verification = http.wait_for_mail(client, lambda m: link(m, "/portal/privacy/verify/"), "verification")
+        assert http.get(link(verification, "/portal/privacy/verify/"))[0] == 200
+        request_id = submitted["request_id"]
+        status, _ = http.post(f"/teams/{team}/privacy/requests/{request_id}/execute", {"confirm": True}, token=admin)
+        assert status == 202
+
+        def completed():
+            view = http.get(f"/teams/{team}/privacy/requests/{request_id}", token=admin)[1]
+            return view if view["status"] == "completed" else None
+
+        view = wait_until(completed, "completion through the README receiver's callback")
+        [task] = view["recipients"]
+        assert (task["status"], task["answered_by"], task["note"]) == ("completed", "system:readme", "erased in the CRM")
+    finally:
+        process.kill()
+        process.wait()
