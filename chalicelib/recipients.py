@@ -160,17 +160,17 @@ def change(item: PrivacyRequest, apply) -> PrivacyRequest | None:
     raise Conflict("the request's recipients changed too often at once; try again")
 
 
-def settle(item: PrivacyRequest) -> bool:
-    """Close the request as completed once its own work is done and every task is answered or skipped."""
+def settle(item: PrivacyRequest) -> PrivacyRequest | None:
+    """Close the request as completed once its own work is done and every task is answered or skipped;
+    returns the closed request, or None when it stays open (or another answer closed it)."""
     if item.status != pr.IN_PROGRESS or not item.work_done_at:
-        return False
+        return None
     if any(task["status"] not in FINAL for task in (item.recipients or {}).values()):
-        return False
+        return None
     try:
-        pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, by="system")
+        return pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, by="system")
     except Conflict:
-        return False  # closed by a concurrent answer
-    return True
+        return None  # closed by a concurrent answer
 
 
 def _digest(words: str) -> str:
@@ -346,8 +346,7 @@ def _answer(item: PrivacyRequest, system_id: str, generation: str, status: str, 
     written = change(item, apply)
     if written is None:
         raise refused.get("error") or Conflict(f"request {item.request_id} has no open task")
-    settle(written)
-    return written
+    return settle(written) or written
 
 
 def callback(token: str, body) -> dict:
@@ -474,7 +473,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 50) -> dict:
             elif task["kind"] == "manual" and clock.parse(task["last_sent_at"]) + REMIND_EVERY <= now:
                 done["reminders"] += _remind(item, system_id, now)
         if item.status == pr.IN_PROGRESS:
-            done["settled"] += settle(item)
+            done["settled"] += settle(item) is not None
             _touch(item, now)
     return done
 

@@ -271,6 +271,49 @@ def prep_access_export(api, size):
     return Prepared(lambda: _execute(api, team, request_id), check)
 
 
+def _with_receiver(api, completion: str = "callback"):
+    """A team with one webhook system pointing at a real local receiver (tests/receiver.py), and a client's
+    erasure whose own part is done: its delivery message waits on the queue."""
+    from tests.receiver import Receiver
+
+    receiver = Receiver()
+    team = api.new_team()
+    answer = api.put(f"/teams/{team.id}/privacy/systems/crm", {"name": "CRM", "kind": "webhook",
+                                                                 "url": receiver.url, "completion": completion},
+                     token=team.token)
+    _status(answer, 201)
+    receiver.secret = answer.json_body["secret"]
+    request_id = api.verified_request(team, "alice@client.example", "erasure")
+    api.post(f"/teams/{team.id}/privacy/requests/{request_id}/execute", {"confirm": True}, token=team.token)
+    assert api.work(max_slices=1) == ["recipients"]  # the erasure slice; the delivery is still queued
+    return receiver, team, request_id
+
+
+def prep_deliver(api, size):
+    receiver, team, request_id = _with_receiver(api)
+
+    def check(slices):
+        receiver.stop()
+        assert slices == ["delivered"] and receiver.events[0]["verified"], (slices, receiver.events)
+
+    return Prepared(lambda: api.work(), check)
+
+
+def prep_callback(api, size):
+    import urllib.parse
+
+    receiver, team, request_id = _with_receiver(api)
+    api.work()
+    receiver.stop()
+    path = urllib.parse.urlsplit(receiver.events[0]["body"]["data"]["callback_url"]).path
+
+    def check(answer):
+        _status(answer, 200)
+        assert answer.json_body["request_status"] == "completed", answer.json_body
+
+    return Prepared(lambda: api.post(path, {"status": "completed"}), check)
+
+
 def prep_reminders(api, size):
     from chalicelib import clock, reminders
 
@@ -335,6 +378,8 @@ SCENARIOS = [
              repeats={1: 5, 10: 5, 100: 3, 500: 3}),
     Scenario("access_export", "execute access export, N={n} x 1 doc", prep_access_export, sizes=(10,),
              repeats={10: 5}),
+    Scenario("deliver", "webhook delivery attempt (Art. 19, one system)", prep_deliver, repeats={1: 5}),
+    Scenario("callback", "system's callback that completes the request", prep_callback, repeats={1: 5}),
     Scenario("reminders", "daily reminders, R={n} open requests", prep_reminders, sizes=(10, 50),
              repeats={10: 5, 50: 3}),
     Scenario("list_requests", "list requests page ({n} in team)", prep_list_requests, sizes=(60,)),
@@ -496,6 +541,8 @@ def figures() -> list[tuple[str, str]]:
     out.append(("erase_table_size_ratio", f"{large / small:.2f}"))
     out.append(("portal_submit_calls", str(measure("portal_submit", repeats=1).total)))
     out.append(("notify_pending_calls", str(measure("stream_pending", repeats=1).total)))
+    out.append(("deliver_attempt_calls", str(measure("deliver", repeats=1).total)))
+    out.append(("callback_completing_calls", str(measure("callback", repeats=1).total)))
     out.append(("cold_start_ratio", f"{cold_start_ratio():.2f}"))
     return out
 
