@@ -284,3 +284,58 @@ def test_make_run_serves_the_readme_story(stack):
     assert http.get(f"/teams/{team}/dossiers/{kept['dossier_id']}", token=admin)[0] == 200
     status, left = http.get(f"/teams/{team}/dossiers?client_email={client}", token=admin)
     assert status == 200 and left == {"items": [], "next": None}, left
+
+
+def translated(locale: str, message: str) -> str:
+    import gettext
+
+    from chalicelib import templating
+
+    return gettext.translation("messages", templating.CATALOGS, languages=[locale]).gettext(message)
+
+
+def post_with_language(base: str, path: str, body: dict, accept_language: str):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept-Language": accept_language})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status, json.load(answer)
+
+
+def test_a_german_team_writes_german_and_a_spanish_browser_reads_spanish(stack):
+    """Issue 11's done-when: a team whose default is de sends German verification, receipt and officer emails;
+    a request submitted with Accept-Language: es gets Spanish client emails and pages, the officer's stay German."""
+    from chalicelib import templating
+
+    if not {"de", "es"} <= set(templating.LOCALES):
+        raise AssertionError(f"German and Spanish catalogs are expected, found {templating.LOCALES}")
+    http, team, admin = Http(stack.api), stack.team_id, stack.admin_token
+    assert http.patch(f"/teams/{team}/privacy/settings", {"locale": "de"}, token=admin)[0] == 200
+    try:
+        hello = {lang: translated(lang, "Hello,") for lang in ("de", "es")}
+        assert hello["de"] != hello["es"] != "Hello,"
+
+        german = "gerda@client.example"
+        assert http.post(f"/portal/{team}/privacy/requests", {"email": german, "type": "access"})[0] == 202
+        verification = http.wait_for_mail(german, lambda m: link(m, "/portal/privacy/verify/"), "German verification")
+        assert hello["de"] in verification["text"]
+        assert http.get(link(verification, "/portal/privacy/verify/"))[0] == 200
+        receipt = http.wait_for_mail(german, lambda m: "/portal/privacy/requests/" in m["text"], "German receipt")
+        assert hello["de"] in receipt["text"]
+
+        spanish = "sofia@client.example"
+        status, _ = post_with_language(stack.api, f"/portal/{team}/privacy/requests",
+                                       {"email": spanish, "type": "access"}, "es-ES,es;q=0.9,en;q=0.5")
+        assert status == 202
+        verification = http.wait_for_mail(spanish, lambda m: link(m, "/portal/privacy/verify/"), "Spanish verification")
+        assert hello["es"] in verification["text"]
+        status, page = http.get(link(verification, "/portal/privacy/verify/"))
+        assert status == 200 and 'lang="es"' in page, page
+        receipt = http.wait_for_mail(spanish, lambda m: "/portal/privacy/requests/" in m["text"], "Spanish receipt")
+        assert hello["es"] in receipt["text"]
+
+        officer_hello = translated("de", "Hello %(officer_name)s,") % {"officer_name": ""}
+        for client in (german, spanish):
+            officer = http.wait_for_mail("@demo.example", lambda m, c=client: c in m["text"], "officer email")
+            assert officer_hello.strip(" ,") in officer["text"], officer["text"]
+    finally:
+        http.patch(f"/teams/{team}/privacy/settings", {"locale": "en"}, token=admin)
