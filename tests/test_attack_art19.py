@@ -1,0 +1,27 @@
+"""Attacks on Art. 19 (connected systems, callbacks, owner pages, the record) that once worked; each test states
+the safe behaviour."""
+
+import pytest
+
+
+CLIENT = "zoe@client.example"
+OWNER = "owner@team.example"
+
+
+
+def test_a_system_id_that_could_hold_a_clients_address_is_refused(api, team):
+    # The system id is written into the request's record (work_done, recipient_* entries), which refuses any
+    # entry holding the client's address: a client whose address is inside a system id made the worker raise
+    # at every attempt, and the request stayed in progress for good.
+    answer = api.put(f"/teams/{team.id}/privacy/systems/crm-{CLIENT}",
+                     {"name": "CRM", "kind": "manual", "owner_email": OWNER}, token=team.token)
+    assert answer.status_code == 400, answer.body
+    assert answer.json_body["field"] == "system_id"
+
+
+@pytest.mark.parametrize("system_id", ["a@b", "@"])
+def test_any_at_sign_in_a_system_id_is_refused(api, team, system_id):
+    answer = api.put(f"/teams/{team.id}/privacy/systems/{system_id}",
+                     {"name": "CRM", "kind": "manual", "owner_email": OWNER}, token=team.token)
+    assert answer.status_code == 400, answer.body
+
