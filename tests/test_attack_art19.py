@@ -3,6 +3,7 @@ the safe behaviour."""
 
 import pytest
 
+from tests.test_recipients import add_manual, executed
 
 CLIENT = "zoe@client.example"
 OWNER = "owner@team.example"
@@ -25,3 +26,12 @@ def test_any_at_sign_in_a_system_id_is_refused(api, team, system_id):
                      {"name": "CRM", "kind": "manual", "owner_email": OWNER}, token=team.token)
     assert answer.status_code == 400, answer.body
 
+
+
+def test_an_encoded_word_in_a_system_name_is_shown_literally_in_the_owners_subject(api, team):
+    # "=?utf-8?b?4oCuRXZpbA==?=" is U+202E (right-to-left override) + "Evil" once a mail client decodes it.
+    add_manual(api, team, name="=?utf-8?b?4oCuRXZpbA==?=")
+    executed(api, team, email=CLIENT)
+    subject = api.mail_to(OWNER)[-1]["subject"]
+    assert "\u202e" not in subject
+    assert "=?utf-8?b?4oCuRXZpbA==?=" in subject
