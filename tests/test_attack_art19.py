@@ -3,7 +3,7 @@ the safe behaviour."""
 
 import pytest
 
-from tests.test_recipients import add_manual, executed
+from tests.test_recipients import add_manual, executed, task
 
 CLIENT = "zoe@client.example"
 OWNER = "owner@team.example"
@@ -35,3 +35,13 @@ def test_an_encoded_word_in_a_system_name_is_shown_literally_in_the_owners_subje
     subject = api.mail_to(OWNER)[-1]["subject"]
     assert "\u202e" not in subject
     assert "=?utf-8?b?4oCuRXZpbA==?=" in subject
+
+
+def test_a_percent_encoded_non_utf8_reason_is_refused_and_the_task_stays_open(api, team):
+    add_manual(api, team)
+    request_id = executed(api, team, email=CLIENT)
+    link = api.last_link_to(OWNER, "/privacy/tasks/")
+    answer = api.call("POST", link, raw=b"action=cannot&reason=%ff%fe",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400
+    assert task(api, team, request_id, "paper")["status"] == "pending"
