@@ -63,8 +63,10 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     # The export is a copy of the client's data: it doesn't outlive the request's pseudonymisation.
     exports.erase_export(item)
     pseudonym = item.email if item.email.startswith("h:") else emails.pseudonym(item.email)
-    # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay.
-    tasks = {sid: {**task, "note": None} if (task.get("answered_by") or "").startswith(("system:", "owner:")) else task
+    # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay. The
+    # last delivery error quotes the receiver's answer, which may name the client too: it goes for every task.
+    tasks = {sid: {**task, "last_error": None,
+                   **({"note": None} if (task.get("answered_by") or "").startswith(("system:", "owner:")) else {})}
              for sid, task in (item.recipients or {}).items()}
     return _update(item, SCRUB, [
         *([PrivacyRequest.recipients.set(tasks)] if tasks else []),

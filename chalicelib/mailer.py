@@ -35,7 +35,9 @@ def clean_subject(subject: str) -> str:
 
 def encode_subject(subject: str) -> str:
     text = clean_subject(subject)
-    if text.isascii():
+    # Text that looks like an encoded word (=?...?=) is encoded too: written as is, mail clients would decode
+    # it and show what clean_subject removed (line breaks, text-direction overrides).
+    if text.isascii() and "=?" not in text:
         return text
     # Base64 words of at most 45 bytes of UTF-8 each (60 encoded characters), never splitting a character.
     words, chunk = [], b""

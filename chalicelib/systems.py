@@ -164,6 +164,11 @@ def _check_id(system_id: str) -> None:
     if not ids.plausible(system_id) or len(system_id) > MAX_ID_LENGTH or system_id.strip() != system_id:
         raise BadRequest(f"system_id must be 1 to {MAX_ID_LENGTH} characters, without surrounding spaces",
                          field="system_id")
+    if "@" in system_id:
+        # The id is written into requests' records, which must never hold a client's address (a record entry
+        # that would is refused, and the request's work with it): no id can contain one.
+        raise BadRequest("system_id must not contain @: it is written into request records, which never hold an "
+                         "email address", field="system_id")
 
 
 def _request_types(data: dict) -> list[str]:

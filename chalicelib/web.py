@@ -113,7 +113,7 @@ def form(request, limit: int = JSON_LIMIT) -> dict:
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     try:
-        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")  # %ff too
     except UnicodeDecodeError:
         raise BadRequest("the form is not valid UTF-8", field="body") from None
     return dict(pairs)
