@@ -64,6 +64,10 @@ def genesis(team_id: str, request_id: str, request_type: str, received_at: str, 
 def record(item: PrivacyRequest, name: str, by: str | None = None, /, **details) -> Append:
     """Append an entry after the history of `item` (as read). Callers whose condition may still hold when only
     the head moved use `chained`, which retries; others get the head condition's failure like their own."""
+    if "@" in (item.email or ""):
+        # The record outlives the address (pseudonymisation rewrites no entry): whatever would carry it — a
+        # member id or a system id that happens to contain it — is written with the keyed hash instead.
+        by, details = _without_address(by, item.email), json.loads(_without_address(json.dumps(details), item.email))
     entry = request_record.chained(list(item.history or []), clock.iso(clock.now()), name, by, **details)
     if "@" in (item.email or "") and item.email in json.dumps(entry, ensure_ascii=False):
         raise ValueError(f"a history entry ({name}) must not hold the client's address")
@@ -71,6 +75,12 @@ def record(item: PrivacyRequest, name: str, by: str | None = None, /, **details)
     return Append(entry, [PrivacyRequest.history.set((PrivacyRequest.history | []).append([entry])),
                           head.set(entry["hash"])],
                   head == item.history_head if item.history_head else head.does_not_exist())
+
+
+def _without_address(text: str | None, address: str) -> str | None:
+    if text is None or address not in text:
+        return text
+    return text.replace(address, emails.pseudonym(address))
 
 
 def chained(item: PrivacyRequest, write: Callable[[Append], T], name: str, by: str | None = None, /,
