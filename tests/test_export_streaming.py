@@ -155,7 +155,8 @@ def test_documents_are_stored_as_they_are_and_the_data_files_deflated(api, clien
     archive = open_zip(stored_zip(item))
     kinds = {info.filename: info.compress_type for info in archive.infolist()}
     assert kinds == {**{path: zipfile.ZIP_STORED for path in documents},
-                     "data.json": zipfile.ZIP_DEFLATED, "data.csv": zipfile.ZIP_DEFLATED}
+                     "data.json": zipfile.ZIP_DEFLATED, "data.csv": zipfile.ZIP_DEFLATED,
+                     "information.txt": zipfile.ZIP_DEFLATED}
     assert all(archive.read(path) == content for path, content in documents.items())
 
 

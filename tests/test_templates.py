@@ -223,7 +223,7 @@ def _template_files() -> set[str]:
 
 def test_a_template_exists_once_for_every_language():
     """Languages differ in the catalogs only: no folder of per-language copies."""
-    assert {name.split(os.sep)[0] for name in _template_files() if os.sep in name} == {"email", "pages"}
+    assert {name.split(os.sep)[0] for name in _template_files() if os.sep in name} == {"email", "pages", "export"}
 
 
 def test_every_email_has_three_parts():
@@ -402,3 +402,12 @@ def test_no_english_sentence_is_left_in_another_language(request_type, locale):
     for name, text in _every_rendering(locale, request_type):
         shown = html.unescape(text)
         assert [sentence for sentence in english if sentence in shown] == [], (name, locale)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_access_exports_information_renders_in_every_language(locale):
+    info = {"purposes": f"Onboarding {EVIL}", "recipients": None, "retention_period": "5 years",
+            "right_to_complain": None}
+    text = templating.render("export/information.txt", locale, team_name="Acme", info=info)
+    assert f"Onboarding {EVIL}" in text and "5 years" in text and "None" not in text
+    assert "data.json" in text and "Acme" in text
