@@ -327,8 +327,10 @@ def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, re
     if name == "officer_consent_withdrawn":
         extra["dossiers_affected"] = int((item.result or {}).get("dossiers_updated", 0))
     if name == "officer_new":  # the applications that will be told once it is carried out (Art. 19)
+        # settings.system_count moves with every system created or deleted: no Query for a team without any
+        told = item.type in art19.ART19_TYPES and int(settings.system_count or 0) > 0
         extra["systems_to_tell"] = sorted(system.name for system in systems.for_request_type(item.team_id, item.type)) \
-            if item.type in art19.ART19_TYPES else []
+            if told else []
     if name in ("officer_reminder", "officer_overdue"):
         extra["open_recipients"] = art19.open_tasks(item)
     messages = []
