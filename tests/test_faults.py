@@ -225,6 +225,9 @@ def test_a_pending_record_that_arrives_after_the_request_was_handled_emails_nobo
 
 
 def test_throttling_that_outlasts_the_retries_answers_503_and_writes_nothing(api, team, monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # botocore's backoff between retries: no real wait
     throttled = throttle_transactions(monkeypatch, 1000)
     answer = api.submit(team, "alice@client.example")
     assert throttled["refused"] > 1  # botocore retried before giving up
