@@ -122,6 +122,27 @@ MUTATIONS = [
     ("deployed stages refuse a weak secret", "chalicelib/config.py",
      "        reason = weak_secret_reason(secret)", "        reason = None",
      "tests/test_config.py tests/test_stages.py -k secret"),
+    # issue 10 (Art. 19)
+    ("a connected system's task is answered once", "chalicelib/recipients.py",
+     '        if task["status"] in FINAL:\n            refused["error"]', '        if False:\n            refused["error"]',
+     "tests/test_recipients.py -k second_callback"),
+    ("a request completes only once every system answered", "chalicelib/recipients.py",
+     '    if any(task["status"] not in FINAL for task in (item.recipients or {}).values()):\n        return None',
+     '    if False:\n        return None',
+     "tests/test_recipients.py -k only_when_every_system"),
+    ("a task link works only for the owner it was mailed to", "chalicelib/recipients.py",
+     '    if system.kind != "manual" or emails.pseudonym(system.owner_email or "") != claims.get("owner"):',
+     '    if system.kind != "manual":',
+     "tests/test_recipients.py -k owner_changes"),
+    ("an edited record entry is detected", "chalicelib/request_record.py",
+     '        if entry.get("hash") != entry_hash(entry):', '        if False:',
+     "tests/test_request_record.py -k editing_one_entry"),
+    ("webhook deliveries follow no redirect", "chalicelib/webhooks.py",
+     "        if 300 <= status < 400:", "        if False:",
+     "tests/test_webhooks.py -k redirect"),
+    ("webhook URLs can't reach private addresses", "chalicelib/webhooks.py",
+     '        if hit:\n            return f"a {what} address"', '        if False:\n            return f"a {what} address"',
+     "tests/test_webhooks.py -k private"),
 ]
 
 

@@ -98,6 +98,18 @@ def test_a_second_callback_is_refused_and_changes_nothing(api, team, receiver):
     assert api.state() == before
 
 
+def test_a_second_callback_while_another_system_is_still_open_is_refused(api, team, receiver):
+    add_webhook(api, team, receiver)
+    add_manual(api, team)
+    request_id = executed(api, team)
+    path = callback_path(receiver.events[0])
+    assert api.post(path, {"status": "completed"}).status_code == 200
+    before = api.state()
+    assert api.post(path, {"status": "failed", "note": "changed my mind"}).status_code == 409
+    assert api.state() == before
+    assert task(api, team, request_id, "crm")["status"] == "completed"
+
+
 def test_a_callback_with_an_altered_token_is_refused(api, team, receiver):
     add_webhook(api, team, receiver)
     executed(api, team)
