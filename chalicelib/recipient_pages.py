@@ -35,7 +35,7 @@ def answer(token: str, action: str | None, reason: str | None,
         if task["status"] in recipients.FINAL:
             return _render(item, task, status=409)
         try:
-            written = recipients.answer_task(token, action, reason)
+            written = recipients.answer_task(item, task, action, reason)
         except DomainError as exc:
             if exc.status == 400:
                 return _render(item, task, status=400, error=exc.extra.get("field") or "action")

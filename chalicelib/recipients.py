@@ -221,9 +221,8 @@ def deliver(message: dict, time_left) -> str:
     if task.get("lease_until") and clock.parse(task["lease_until"]) > now:
         return "busy"
     system = systems.get(team_id, system_id)
-    if system is None or system.generation != task["generation"] or system.disabled_at:
-        reason = "the system was deleted" if system is None or system.generation != task["generation"] \
-            else f"the system is disabled: {system.disabled_reason}"
+    if _deleted(system, task) or system.disabled_at:
+        reason = "the system was deleted" if _deleted(system, task) else f"the system is disabled: {system.disabled_reason}"
         _skip_for_system(item, system_id, task["generation"], reason)
         return "skipped"
     attempt = int(task["attempts"]) + 1
@@ -298,6 +297,11 @@ def _record_attempt(item: PrivacyRequest, system, attempt: int, status: int | No
     return outcome["result"]
 
 
+def _deleted(system, task: dict) -> bool:
+    """The task's system is gone, or its id was deleted and made again (another system, another generation)."""
+    return system is None or system.generation != task["generation"]
+
+
 def _skip_for_system(item: PrivacyRequest, system_id: str, generation: str | None, reason: str,
                      by: str = "system") -> PrivacyRequest | None:
     def apply(tasks, _item):
@@ -312,9 +316,7 @@ def _skip_for_system(item: PrivacyRequest, system_id: str, generation: str | Non
         return ("recipient_skipped", by, {"system": system_id, "reason_sha256": _digest(reason)})
 
     written = change(item, apply)
-    if written is not None:
-        settle(written)
-    return written
+    return None if written is None else settle(written) or written
 
 
 # --- answers: the receiver's callback, the owner's page, the officer's skip --------------------------------------
@@ -373,9 +375,10 @@ def skip(team_id: str, request_id: str, system_id: str, actor, body) -> dict:
         raise NotFound(f"request {request_id} has no task for system {system_id}")
     if task["status"] in FINAL:
         raise Conflict(f"the task of system {system_id} was already answered: {task['status']}", status=task["status"])
-    if _skip_for_system(item, system_id, None, data["reason"].strip(), by=actor.member_id) is None:
+    written = _skip_for_system(item, system_id, None, data["reason"].strip(), by=actor.member_id)
+    if written is None:
         raise Conflict(f"the task of system {system_id} changed meanwhile; look again")
-    return pr.view(pr.get_item(team_id, request_id, consistent=True))
+    return pr.view(written)
 
 
 def retry(team_id: str, request_id: str, system_id: str, actor) -> dict:
@@ -398,10 +401,11 @@ def retry(team_id: str, request_id: str, system_id: str, actor) -> dict:
         current.update(gave_up_at=None, attempts=0, next_attempt_at=clock.iso(clock.now()))
         return ("recipient_retried", actor.member_id, {"system": system_id})
 
-    if change(item, apply) is None:
+    written = change(item, apply)
+    if written is None:
         raise Conflict(f"the task of system {system_id} changed meanwhile; look again")
     enqueue(team_id, request_id, system_id)
-    return pr.view(pr.get_item(team_id, request_id, consistent=True))
+    return pr.view(written)
 
 
 # --- the manual owner's page --------------------------------------------------------------------------------------
@@ -432,9 +436,9 @@ def load_task(token: str):
     return item, task, system
 
 
-def answer_task(token: str, action: str | None, reason: str | None) -> PrivacyRequest:
-    """The owner's POST: done → completed, none → not_found, cannot → failed (with the reason why)."""
-    item, task, system = load_task(token)
+def answer_task(item: PrivacyRequest, task: dict, action: str | None, reason: str | None) -> PrivacyRequest:
+    """The owner's POST (its link already checked by load_task): done → completed, none → not_found, cannot →
+    failed (with the reason why)."""
     status = {"done": COMPLETED, "none": NOT_FOUND, "cannot": FAILED}.get(action or "")
     if status is None:
         raise BadRequest("choose done, none or cannot", field="action")
@@ -462,8 +466,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 50) -> dict:
         for system_id, task in list((item.recipients or {}).items()):
             if task["status"] in FINAL:
                 continue
-            system = systems.get(item.team_id, system_id)
-            if system is None or system.generation != task["generation"]:
+            if _deleted(systems.get(item.team_id, system_id), task):
                 item = _skip_for_system(item, system_id, task["generation"], "the system was deleted") or item
                 continue
             if task["kind"] == "webhook" and task["status"] == PENDING and not task.get("gave_up_at") \
@@ -473,8 +476,10 @@ def run_due(now: dt.datetime | None = None, limit: int = 50) -> dict:
             elif task["kind"] == "manual" and clock.parse(task["last_sent_at"]) + REMIND_EVERY <= now:
                 done["reminders"] += _remind(item, system_id, now)
         if item.status == pr.IN_PROGRESS:
-            done["settled"] += settle(item) is not None
-            _touch(item, now)
+            if settle(item) is not None:
+                done["settled"] += 1
+            else:
+                _touch(item, now)
     return done
 
 
