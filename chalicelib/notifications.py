@@ -354,12 +354,11 @@ def task_messages(event: Event, item: PrivacyRequest, settings, common: dict) ->
     system_id = event.serial.rsplit("#", 1)[0]
     task = item.recipients[system_id]
     system = systems.get(item.team_id, system_id)
-    if system is None or system.generation != task["generation"] or not system.owner_email:
+    if art19.system_gone(system, task) or not system.owner_email:
         return []  # deleted meanwhile: housekeeping skips the task
     url = config.public_url(f"/privacy/tasks/{art19.task_token(item, task, system.owner_email)}")
     locale = languages.team_default(settings)
     values = dict(common, task=_task_view(item, system_id), task_url=url)
-    values["request"] = dict(values["request"], note=item.note)
     return [(system.owner_email, templating.render_email("recipient_task", locale, **values))]
 
 

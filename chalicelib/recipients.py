@@ -221,8 +221,8 @@ def deliver(message: dict, time_left) -> str:
     if task.get("lease_until") and clock.parse(task["lease_until"]) > now:
         return "busy"
     system = systems.get(team_id, system_id)
-    if _deleted(system, task) or system.disabled_at:
-        reason = "the system was deleted" if _deleted(system, task) else f"the system is disabled: {system.disabled_reason}"
+    if system_gone(system, task) or system.disabled_at:
+        reason = "the system was deleted" if system_gone(system, task) else f"the system is disabled: {system.disabled_reason}"
         _skip_for_system(item, system_id, task["generation"], reason)
         return "skipped"
     attempt = int(task["attempts"]) + 1
@@ -297,7 +297,7 @@ def _record_attempt(item: PrivacyRequest, system, attempt: int, status: int | No
     return outcome["result"]
 
 
-def _deleted(system, task: dict) -> bool:
+def system_gone(system, task: dict) -> bool:
     """The task's system is gone, or its id was deleted and made again (another system, another generation)."""
     return system is None or system.generation != task["generation"]
 
@@ -466,7 +466,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 50) -> dict:
         for system_id, task in list((item.recipients or {}).items()):
             if task["status"] in FINAL:
                 continue
-            if _deleted(systems.get(item.team_id, system_id), task):
+            if system_gone(systems.get(item.team_id, system_id), task):
                 item = _skip_for_system(item, system_id, task["generation"], "the system was deleted") or item
                 continue
             if task["kind"] == "webhook" and task["status"] == PENDING and not task.get("gave_up_at") \
