@@ -7,19 +7,30 @@ Configuration (per stage): OIDC_ISSUER (nothing here is used without it), OIDC_A
 OIDC_JWKS_URL (else read from the issuer's discovery document). Only RS256 and ES256 are accepted: HS256 would
 let anyone who knows the public key (everyone) sign, and `none` signs nothing.
 """
+import http.client
+import io
 import json
+import logging
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 from . import config
 from .errors import ServiceUnavailable, Unauthorized
 
+log = logging.getLogger(__name__)
+
 ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}  # the one algorithm each key type may verify
 LEEWAY_SECONDS = 60  # clocks of the provider and Lambda may differ a little
 REFRESH_INTERVAL = 60.0  # an unknown kid refetches the keys at most this often: forged kids can't flood the IdP
-FETCH_TIMEOUT = 3.0  # the API answers within API Gateway's 29 s whatever the provider does
+# One deadline for a whole fetch (discovery and keys, connect to last byte), so the API answers within API
+# Gateway's 29 s whatever the provider does: a timeout per read would let a provider trickling a byte at a time
+# hold the call as long as it likes.
+FETCH_TIMEOUT = 3.0
+MAX_ANSWER = 1024 * 1024
+MAX_REDIRECTS = 3
 
 
 def configured() -> bool:
@@ -30,59 +41,170 @@ def _monotonic() -> float:  # tests move it to pass the refresh interval
     return time.monotonic()
 
 
-def _fetch_json(url: str) -> dict:
+# --- fetching, within a deadline ------------------------------------------------------------------------------
+
+def _fetch_json(url: str, deadline: float):
+    """The JSON document at `url`, read whole before `deadline` (a time.monotonic() value), or 503."""
+    for _ in range(MAX_REDIRECTS + 1):
+        status, location, data = _get(url, deadline)
+        if status in (301, 302, 303, 307, 308) and location:
+            url = urllib.parse.urljoin(url, location)
+            continue
+        if status != 200:
+            raise ServiceUnavailable(f"the identity provider answered HTTP {status} for {url}")
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise ServiceUnavailable(f"the identity provider's answer for {url} is not JSON") from None
+    raise ServiceUnavailable("the identity provider redirected too many times")
+
+
+def _get(url: str, deadline: float) -> tuple[int, str | None, bytes]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServiceUnavailable(f"the identity provider's URL is not http(s): {url}")
+    https = parts.scheme == "https"
     try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as answer:  # noqa: S310 — the stage's own URL
-            return json.loads(answer.read(1024 * 1024))
-    except (OSError, ValueError) as exc:  # URLError, timeouts and refused connections are OSErrors
-        raise ServiceUnavailable(f"the identity provider's keys could not be read: {exc}") from None
+        with _connect(parts.hostname, parts.port or (443 if https else 80), https, deadline) as sock:
+            sock.settimeout(_remaining(deadline))
+            sock.sendall(_request(parts))
+            raw = _read_all(sock, deadline)
+        # http.client parses what was received (status, headers, chunked or not) without touching the network.
+        answer = http.client.HTTPResponse(_Received(raw))
+        answer.begin()
+        return answer.status, answer.getheader("Location"), answer.read()
+    except TimeoutError:
+        raise ServiceUnavailable(f"the identity provider didn't answer within {FETCH_TIMEOUT:g} s") from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, TLS, bad port, malformed
+        raise ServiceUnavailable(f"the identity provider's keys could not be read: {exc!r}") from None
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+def _connect(host: str, port: int, https: bool, deadline: float) -> socket.socket:
+    sock = socket.create_connection((host, port), timeout=_remaining(deadline))
+    if not https:
+        return sock
+    try:
+        sock.settimeout(_remaining(deadline))  # bounds the whole TLS handshake, not each of its reads
+        return ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _request(parts: urllib.parse.SplitResult) -> bytes:
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.netloc.rpartition("@")[2]
+    if any(c <= " " or c == "\x7f" for c in target + host):  # nothing may add a header to the request
+        raise ServiceUnavailable("the identity provider's URL has spaces or control characters")
+    return (f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
+            "Connection: close\r\nUser-Agent: privacy-desk\r\n\r\n").encode("ascii")
+
+
+def _read_all(sock: socket.socket, deadline: float) -> bytes:
+    """Every byte until the provider closes: each read may wait only for what is left of the deadline."""
+    received = bytearray()
+    while True:
+        sock.settimeout(_remaining(deadline))
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(received)
+        received += chunk
+        if len(received) > MAX_ANSWER:
+            raise ServiceUnavailable(f"the identity provider's answer is over {MAX_ANSWER // 1024} KiB")
+
+
+class _Received:
+    """An answer already read, as the socket http.client.HTTPResponse expects."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    def makefile(self, mode):
+        return io.BytesIO(self.raw)
+
+
+# --- the key set ----------------------------------------------------------------------------------------------
+
+def _usable_keys(document) -> dict:
+    import jwt
+
+    keys = {}
+    for entry in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or entry.get("kty") not in ALGORITHMS:
+            continue
+        try:
+            keys[entry.get("kid")] = (ALGORITHMS[entry["kty"]], jwt.PyJWK(entry, ALGORITHMS[entry["kty"]]).key)
+        except jwt.PyJWTError:
+            continue  # a key we can't use (another curve, a malformed entry) must not hide the others
+    return keys
 
 
 class KeySet:
     """The provider's public keys by kid, cached for the container's life and refetched only when a token
-    names a kid we don't know (rotation), at most once per REFRESH_INTERVAL."""
+    names a kid we don't know (rotation), at most once per REFRESH_INTERVAL.
+
+    Single flight, and the lock is never held across the network: one caller fetches; meanwhile a token whose
+    kid is cached is checked at once, and one whose kid is unknown is refused at once (401) rather than queued
+    behind a provider that may be slow on purpose."""
 
     def __init__(self, issuer: str, jwks_url: str | None):
         self.issuer, self.jwks_url = issuer, jwks_url
-        self.keys: dict = {}
+        self.keys: dict = {}  # replaced whole, never changed in place: reading it needs no lock
         self.fetched_at: float | None = None
+        self.fetching = False
         self.unreachable = False  # the last fetch failed: say so (503) until the next attempt, not "unknown key"
         self.lock = threading.Lock()
 
-    def _url(self) -> str:
+    def key(self, kid):
+        found = self.keys.get(kid)
+        if found is not None:
+            return found
+        if not self._claim_fetch():
+            if self.unreachable and not self.fetching:
+                raise ServiceUnavailable("the identity provider's keys could not be read; retrying shortly")
+            return None
+        self._fetch()
+        return self.keys.get(kid)
+
+    def _claim_fetch(self) -> bool:
+        """Whether this caller is the one to fetch now."""
+        with self.lock:
+            now = _monotonic()
+            if self.fetching or (self.fetched_at is not None and now - self.fetched_at < REFRESH_INTERVAL):
+                return False
+            self.fetching, self.fetched_at = True, now
+            return True
+
+    def _fetch(self) -> None:
+        keys = {}
+        try:
+            deadline = time.monotonic() + FETCH_TIMEOUT
+            keys = _usable_keys(_fetch_json(self._url(deadline), deadline))
+            if not keys:  # a provider's bad minute must not take away the keys that verify today's tokens
+                raise ServiceUnavailable("the identity provider's key set has no key this service can use")
+        finally:
+            with self.lock:
+                if keys:
+                    self.keys = keys
+                self.unreachable, self.fetching = not keys, False
+            if not keys:
+                log.warning("the identity provider's keys could not be refreshed; keeping the %d cached",
+                            len(self.keys))
+
+    def _url(self, deadline: float) -> str:
         if not self.jwks_url:
-            discovery = _fetch_json(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
-            if not isinstance(discovery.get("jwks_uri"), str):
+            discovery = _fetch_json(self.issuer.rstrip("/") + "/.well-known/openid-configuration", deadline)
+            if not isinstance(discovery, dict) or not isinstance(discovery.get("jwks_uri"), str):
                 raise ServiceUnavailable("the identity provider's discovery document names no jwks_uri")
             self.jwks_url = discovery["jwks_uri"]
         return self.jwks_url
-
-    def _refresh(self) -> None:
-        import jwt
-
-        document = _fetch_json(self._url())
-        keys = {}
-        for entry in document.get("keys", []) if isinstance(document, dict) else []:
-            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or entry.get("kty") not in ALGORITHMS:
-                continue
-            try:
-                keys[entry.get("kid")] = (ALGORITHMS[entry["kty"]], jwt.PyJWK(entry, ALGORITHMS[entry["kty"]]).key)
-            except jwt.PyJWTError:
-                continue  # a key we can't use (another curve, a malformed entry) must not hide the others
-        self.keys = keys
-
-    def key(self, kid):
-        with self.lock:
-            if kid not in self.keys:
-                now = _monotonic()
-                if self.fetched_at is None or now - self.fetched_at >= REFRESH_INTERVAL:
-                    self.fetched_at = now
-                    self.unreachable = True
-                    self._refresh()
-                    self.unreachable = False
-                elif self.unreachable:
-                    raise ServiceUnavailable("the identity provider's keys could not be read; retrying shortly")
-            return self.keys.get(kid)
 
 
 _KEYSETS: dict = {}

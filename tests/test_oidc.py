@@ -5,6 +5,7 @@ and when their verified email is a member of the URL's team; that member's role 
 The provider is real HTTP: a thread on localhost serves the discovery document and the JWKS, with keys made
 here, and counts how often the keys are fetched."""
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -18,15 +19,23 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from chalicelib import oidc, tokens
+from chalicelib.errors import DomainError
 
 AUDIENCE = "privacy-desk-client"
 
 
 class Provider:
+    TRICKLE_EVERY, TRICKLE_FOR = 2.0, 20.0  # the report's endpoint; it gives up after 20 s so old code ends too
+
     def __init__(self):
         self.jwks: list[dict] = []
         self.jwks_fetches = 0
         self.down = False
+        self.keys_body: bytes | None = None  # served instead of the JWKS: a provider publishing a broken set
+        self.trickle: dict[str, bool] = {}  # path -> whether the headers go at once; then one byte every 2 s
+        self.stall: dict[str, float] = {}  # path -> seconds of silence between the headers and the body
+        self.trickling = threading.Event()  # a trickled answer has begun: a fetch is under way
+        self.stopped = threading.Event()
         provider = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,21 +44,17 @@ class Provider:
                     self.send_response(500)
                     self.end_headers()
                     return
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/keys"}
-                elif self.path == "/keys":
-                    provider.jwks_fetches += 1
-                    body = {"keys": provider.jwks}
-                else:
+                data = provider.answer(self.path)
+                if data is None:
                     self.send_response(404)
                     self.end_headers()
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                head = (f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(data)}\r\n\r\n").encode()
+                try:
+                    provider.send(self.wfile, self.path, head, data)
+                except OSError:
+                    pass  # the client hung up (a deadline did)
 
             def log_message(self, *args):
                 pass
@@ -58,6 +63,35 @@ class Provider:
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def answer(self, path: str) -> bytes | None:
+        if path == "/.well-known/openid-configuration":
+            return json.dumps({"issuer": self.issuer, "jwks_uri": self.issuer + "/keys"}).encode()
+        if path == "/keys":
+            self.jwks_fetches += 1
+            return self.keys_body if self.keys_body is not None else json.dumps({"keys": self.jwks}).encode()
+        return None
+
+    def send(self, out, path: str, head: bytes, data: bytes) -> None:
+        if path in self.trickle:
+            headers_at_once = self.trickle[path]
+            self._trickle(out, head if headers_at_once else b"", data if headers_at_once else head + data)
+            return
+        out.write(head)
+        out.flush()
+        self.stopped.wait(self.stall.get(path, 0))
+        out.write(data)
+
+    def _trickle(self, out, at_once: bytes, slowly: bytes) -> None:
+        out.write(at_once)
+        out.flush()
+        self.trickling.set()
+        ends = time.monotonic() + self.TRICKLE_FOR
+        for byte in slowly:
+            if self.stopped.wait(self.TRICKLE_EVERY) or time.monotonic() > ends:
+                return
+            out.write(bytes([byte]))
+            out.flush()
 
     def new_key(self, kind: str = "RSA", kid: str | None = None, publish: bool = True):
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "RSA" \
@@ -78,9 +112,13 @@ class Provider:
         return {k: v for k, v in claims.items() if v is not None}
 
     def token(self, key, **changes) -> str:
-        return jwt.encode(self.claims(**changes), key["private"], algorithm=key["alg"], headers={"kid": key["kid"]})
+        return self.sign(key, self.claims(**changes))
+
+    def sign(self, key, claims: dict) -> str:
+        return jwt.encode(claims, key["private"], algorithm=key["alg"], headers={"kid": key["kid"]})
 
     def stop(self):
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -291,6 +329,77 @@ def test_a_provider_down_keeps_answering_503_until_the_next_attempt(api, team, i
         assert settings(api, team, idp_key).status_code == 200
     finally:
         oidc._monotonic = original
+
+
+@pytest.mark.parametrize("document", [b"{}", b'{"keys": [{"kty": "oct", "kid": "k", "k": "c2VjcmV0"}]}', b"<html>"],
+                         ids=["empty", "no-usable-key", "not-json"])
+def test_a_key_set_without_usable_keys_keeps_the_last_good_one(api, team, idp, rsa_key, monkeypatch, document):
+    assert settings(api, team, idp.token(rsa_key)).status_code == 200
+    idp.keys_body = document
+    monkeypatch.setattr(oidc, "_monotonic", lambda: time.monotonic() + oidc.REFRESH_INTERVAL + 1)
+    settings(api, team, idp.token(idp.new_key("RSA", publish=False)))  # a new kid makes it refetch
+    assert idp.jwks_fetches == 2
+    assert settings(api, team, idp.token(rsa_key)).status_code == 200
+
+
+# --- a slow provider (issue 15): one deadline per fetch, and nobody waits for a fetch --------------------------------
+
+@pytest.mark.parametrize("headers_at_once", [False, True], ids=["trickled-headers", "trickled-body"])
+def test_a_key_set_that_trickles_is_cut_off_at_the_deadline(api, team, idp, headers_at_once):
+    idp.trickle["/keys"] = headers_at_once
+    started = time.monotonic()
+    answer = settings(api, team, idp.token(idp.new_key("RSA")))
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 503, answer.body
+    assert elapsed < 8, elapsed  # FETCH_TIMEOUT is 3 s; per-read timeouts let it last the whole trickle (20 s)
+
+
+def test_discovery_and_keys_share_one_deadline(api, team, idp, rsa_key):
+    idp.stall = {"/.well-known/openid-configuration": 2.0, "/keys": 2.0}  # each within 3 s, not both
+    answer = settings(api, team, idp.token(rsa_key))
+    assert answer.status_code == 503, answer.body
+
+
+def fetch_under_way(idp, monkeypatch) -> threading.Thread:
+    """The attack: a token with a random kid makes the container refetch the keys from an endpoint that trickles.
+    Its caller goes straight to the verifier, in a thread (the test client serves one call at a time)."""
+    monkeypatch.setattr(oidc, "FETCH_TIMEOUT", 6.0)  # room for the other call to finish while this one fetches
+    monkeypatch.setattr(oidc, "_monotonic", lambda: time.monotonic() + oidc.REFRESH_INTERVAL + 1)
+    idp.trickle["/keys"] = True
+    forged = idp.token(idp.new_key("RSA", publish=False))
+
+    def attacker():
+        with contextlib.suppress(DomainError):
+            oidc.verify(forged)
+
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    assert idp.trickling.wait(5)
+    return thread
+
+
+def end(idp, fetch: threading.Thread) -> None:
+    idp.stopped.set()
+    fetch.join(10)
+
+
+def test_a_cached_kid_is_answered_while_a_fetch_is_under_way(api, team, idp, rsa_key, monkeypatch):
+    assert settings(api, team, idp.token(rsa_key)).status_code == 200
+    fetch = fetch_under_way(idp, monkeypatch)
+    answer = settings(api, team, idp.token(rsa_key))
+    assert answer.status_code == 200, answer.body
+    assert fetch.is_alive()  # answered without waiting for the fetch
+    end(idp, fetch)
+
+
+def test_an_unknown_kid_while_a_fetch_is_under_way_is_refused_without_waiting(api, team, idp, rsa_key, monkeypatch):
+    assert settings(api, team, idp.token(rsa_key)).status_code == 200
+    fetch = fetch_under_way(idp, monkeypatch)
+    answer = settings(api, team, idp.token(idp.new_key("RSA", publish=False)))
+    assert answer.status_code == 401, answer.body
+    assert fetch.is_alive()
+    assert idp.jwks_fetches == 2  # the one under way; no second fetch
+    end(idp, fetch)
 
 
 def test_without_oidc_issuer_provider_tokens_are_refused_and_the_provider_never_asked(
