@@ -252,11 +252,13 @@ def verify(token: str) -> dict:
 
 def verified_email(claims: dict) -> str:
     """The normalised address the provider vouches for. `email_verified` absent (Entra ID doesn't send it) is
-    accepted; false (a boolean or Cognito's string) is not: anyone could have typed that address."""
+    accepted; present, it must be true (or Cognito's "true"): anything else ("False", "0", null) may mean that
+    nobody checked the address, and anyone could have typed it."""
     from . import emails
     from .errors import BadRequest
 
-    if claims.get("email_verified") in (False, "false"):
+    verified = claims.get("email_verified", True)
+    if not (verified is True or verified == "true"):  # `is`: 1 == True, and 1 is no provider's "verified"
         raise Unauthorized("the identity provider has not verified this token's email address")
     address = claims.get("email")
     if not isinstance(address, str) or not address:

@@ -208,9 +208,18 @@ def test_a_member_of_another_team_is_403(api, team, idp, rsa_key):
     assert answer.json_body["Code"] == "ForbiddenError"
 
 
-def test_an_unverified_email_is_refused(api, team, idp, rsa_key):
-    for unverified in (False, "false"):
-        assert settings(api, team, idp.token(rsa_key, email_verified=unverified)).status_code == 401
+@pytest.mark.parametrize("unverified", [False, "false", "False", "0", "no", None, 1, 0, ""], ids=repr)
+def test_an_email_verified_claim_other_than_true_is_refused(api, team, idp, rsa_key, unverified):
+    token = idp.sign(rsa_key, {**idp.claims(), "email_verified": unverified})  # null kept: present, not absent
+    answer = settings(api, team, token)
+    assert answer.status_code == 401, answer.body
+
+
+@pytest.mark.parametrize("verified", [True, "true", "absent"])
+def test_email_verified_true_its_cognito_string_or_absent_as_from_entra_id_is_accepted(
+        api, team, idp, rsa_key, verified):
+    token = idp.token(rsa_key, email_verified=None if verified == "absent" else verified)
+    assert settings(api, team, token).status_code == 200
 
 
 def test_a_token_without_an_email_claim_is_refused(api, team, idp, rsa_key):
