@@ -1,4 +1,8 @@
-"""Tokens from the team's own OpenID Connect provider (Cognito, Auth0, Okta, Keycloak, Entra ID...).
+"""ID tokens from the team's own OpenID Connect provider (Cognito, Auth0, Okta, Keycloak, Entra ID...).
+
+ID tokens only: their `aud` says they were issued for this service. An opaque access token says nothing of the
+kind, and accepting it through the userinfo endpoint would let any other application of the same provider that
+holds a user's access token act as that user here.
 
 A provider's token proves an email address, not a member: web.member() turns the address into the member of the
 URL's team, so role and removal come from the members table at every call, as for the built-in tokens.
@@ -31,6 +35,8 @@ REFRESH_INTERVAL = 60.0  # an unknown kid refetches the keys at most this often:
 FETCH_TIMEOUT = 3.0
 MAX_ANSWER = 1024 * 1024
 MAX_REDIRECTS = 3
+ID_TOKEN_REQUIRED = ("an ID token is required (a JWT the identity provider issued for this service: its aud is "
+                     "OIDC_AUDIENCE); an access token can't prove it was meant for this service")
 
 
 def configured() -> bool:
@@ -229,8 +235,8 @@ def verify(token: str) -> dict:
 
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise Unauthorized("the token is not valid") from None
+    except jwt.PyJWTError:  # not a JWT: an opaque access token (oidc-provider's default), which names no audience
+        raise Unauthorized(ID_TOKEN_REQUIRED) from None
     algorithm = header.get("alg")
     if algorithm not in ALGORITHMS.values():
         raise Unauthorized(f"tokens signed with {algorithm!r} are not accepted (RS256 or ES256 only)")
@@ -246,6 +252,11 @@ def verify(token: str) -> dict:
                           options={"require": ["exp", "iss", "aud"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None
+    except jwt.InvalidAudienceError:  # typically an access token, issued for an API rather than this client
+        raise Unauthorized(f"the token is not for this service: {ID_TOKEN_REQUIRED}") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"the token is not valid: {exc}" + (f"; {ID_TOKEN_REQUIRED}" if exc.claim == "aud" else
+                                                                "")) from None
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"the token is not valid: {exc}") from None
 

@@ -213,7 +213,7 @@ def _is_builtin(token: str) -> bool:
         algorithm = jwt.get_unverified_header(token).get("alg")
         audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
     except jwt.PyJWTError:
-        return True  # not a JWT at all: refused by the built-in reader with its usual 401
+        return False  # not a JWT: an opaque access token, refused by the provider's path saying an ID token is needed
     return algorithm == "HS256" and audience == tokens.BEARER
 
 

@@ -459,8 +459,8 @@ def annotated_schemas(schemas: dict) -> dict:
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "A built-in member token of the team in the path (12 h), or, where the stage sets "
-                               "OIDC_ISSUER, an ID or access token of the team's OpenID Connect provider whose "
-                               "verified email is a member's."}}
+                               "OIDC_ISSUER, an ID token (a JWT whose aud is OIDC_AUDIENCE; not an access token) of "
+                               "the team's OpenID Connect provider whose verified email is a member's."}}
 
 
 def _ref(name: str) -> dict:

@@ -1,6 +1,7 @@
-"""Issue 9 §1: a team signs in with its own OpenID Connect provider. Its ID or access tokens are accepted on the
-account routes when one of the provider's published keys signed them (RS256 or ES256 only) for our audience,
-and when their verified email is a member of the URL's team; that member's role applies.
+"""Issue 9 §1: a team signs in with its own OpenID Connect provider. Its ID tokens are accepted on the account
+routes when one of the provider's published keys signed them (RS256 or ES256 only) for our audience, and when
+their verified email is a member of the URL's team; that member's role applies. Access tokens are refused
+(issue 15 §3): nothing in an opaque one says it was issued for this service.
 
 The provider is real HTTP: a thread on localhost serves the discovery document and the JWKS, with keys made
 here, and counts how often the keys are fetched."""
@@ -280,6 +281,23 @@ def test_hs256_with_the_bearer_audience_still_needs_our_key(api, team, idp, rsa_
 def test_an_unsigned_token_is_refused(api, team, idp, rsa_key):
     unsigned = jwt.encode(idp.claims(), None, algorithm="none", headers={"kid": rsa_key["kid"]})
     refused(api, team, unsigned)
+
+
+def test_an_opaque_access_token_is_refused_saying_an_id_token_is_required(api, team, idp, rsa_key):
+    """panva's oidc-provider (certified) issues opaque access tokens: nothing in them names our audience."""
+    opaque = "Yq2n1bE0pXo8-3kZr7VtqLm4sHcW9dJf5aNuRyGxTeC"
+    answer = settings(api, team, opaque)
+    assert answer.status_code == 401
+    assert answer.json_body["Message"].startswith("an ID token is required"), answer.body
+    assert idp.jwks_fetches == 0  # refused before asking the provider anything
+
+
+def test_a_jwt_access_token_for_another_audience_is_refused_saying_an_id_token_is_required(
+        api, team, idp, rsa_key):
+    access = idp.token(rsa_key, aud="https://api.example")  # Auth0, Okta: the API's identifier, not our client
+    answer = settings(api, team, access)
+    assert answer.status_code == 401
+    assert "an ID token is required" in answer.json_body["Message"], answer.body
 
 
 def test_an_rs256_header_on_an_ec_key_is_refused(api, team, idp):
