@@ -34,6 +34,9 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+# JSON answers carry clients' addresses, dossiers, signing secrets, or answer a link with its token in the URL:
+# like the pages, no browser or proxy may keep them.
+JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def error_response(exc: DomainError) -> Response:
@@ -41,7 +44,7 @@ def error_response(exc: DomainError) -> Response:
     for key, value in exc.extra.items():
         if key != "retry_after":
             body[key] = value
-    headers = {"Content-Type": "application/json"}
+    headers = dict(JSON_HEADERS)
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     return Response(body=body, status_code=exc.status, headers=headers)
@@ -63,13 +66,13 @@ def endpoint(view):
                 raise
             log.warning("AWS still throttling after retries: %s", aws_code(exc))
             return Response(body={"Code": "ServiceUnavailable", "Message": "the service is busy; try again"},
-                            status_code=503, headers={"Content-Type": "application/json", "Retry-After": "2"})
+                            status_code=503, headers={**JSON_HEADERS, "Retry-After": "2"})
 
     return wrapper
 
 
 def json_response(body, status: int = 200) -> Response:
-    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+    return Response(body=body, status_code=status, headers=dict(JSON_HEADERS))
 
 
 def page(status: int, html: str) -> Response:
