@@ -240,8 +240,12 @@ def verify(token: str) -> dict:
     algorithm = header.get("alg")
     if algorithm not in ALGORITHMS.values():
         raise Unauthorized(f"tokens signed with {algorithm!r} are not accepted (RS256 or ES256 only)")
-    found = keyset().key(header.get("kid"))
+    keys = keyset()
+    found = keys.key(header.get("kid"))
     if found is None:
+        if keys.fetching:  # maybe a key just rotated in: say so rather than keep this caller waiting
+            raise Unauthorized("the token was signed with a key not known yet; the identity provider's keys are "
+                               "being fetched: try again in a moment")
         raise Unauthorized("the token was signed with a key the identity provider doesn't publish")
     expected, key = found
     if algorithm != expected:  # an RS256 header on an EC key (or the reverse) is never a provider's token
