@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: i18n run test unit package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
+.PHONY: i18n run test unit roles package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -27,15 +27,28 @@ i18n: install
 run: install
 	$(PY) -u -m devtools.run_local
 
+# Every test runs each function under its role (devtools/iam.py) and records what it calls; then each role must
+# grant exactly that (devtools/roles.py): a grant no function used fails here, a missing one fails its test.
+IAM_CALLS := out/iam-calls
 test: install
 	$(VENV)/bin/ruff check app.py chalicelib devtools tests
-	$(PY) -m pytest -q
+	rm -rf $(IAM_CALLS)
+	IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q
+	$(PY) -m devtools.roles check $(IAM_CALLS)
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory fuzz-hostile-short
 
 unit: install
 	$(PY) -m pytest -q
+
+# Rewrite deploy/roles.json from what the functions call: the suite runs refusing nothing and recording every
+# call, each role becomes exactly what its function was seen calling, and the template follows.
+roles: install
+	rm -rf $(IAM_CALLS)
+	IAM_RECORD_ONLY=1 IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m devtools.roles write $(IAM_CALLS)
+	$(PY) -m devtools.template deploy/resources.json
 
 # The stage's whole stack as one template, without an AWS account: Chalice's functions and API merged with
 # deploy/resources.json (tables, bucket, queues, secret, sender, alarms; generated from the models), then

@@ -58,6 +58,9 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("REQUESTS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/x")
+    from devtools import iam
+
+    iam.use_from_environment(os.environ["REQUESTS_STREAM_ARN"])  # signs as execution_worker, under its role
     print(f"execution worker: pid {os.getpid()}", file=sys.stderr, flush=True)
     while True:
         if not run_slices():

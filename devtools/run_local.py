@@ -5,6 +5,7 @@ Ctrl-C stops all of it. Ports: API_PORT (default 8000), MOTO_PORT (default 5555)
 The API doesn't reload on code changes (the stream worker couldn't follow): restart `make run` after editing, or
 set AUTORELOAD=1 to reload the HTTP side only.
 """
+import json
 import os
 import pathlib
 import signal
@@ -58,7 +59,10 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log would drown the API's
 
     sys.path.insert(0, str(ROOT))
+    from devtools import iam
     from devtools.stack import keep_streams_across_failed_transactions
+
+    iam.install()  # before any client: each of the stack's processes signs as its function (devtools/iam.py)
 
     keep_streams_across_failed_transactions()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
@@ -68,12 +72,15 @@ def main() -> None:
 
     os.environ["REQUESTS_STREAM_ARN"] = stack.provision()
     demo = stack.seed_demo_team()
+    # From here on moto enforces IAM: each function holds only its role's statements from the template.
+    os.environ[iam.KEYS_VARIABLE] = json.dumps(iam.enforce(os.environ["REQUESTS_STREAM_ARN"]))
 
     reload_flag = "--autoreload" if os.environ.get("AUTORELOAD") == "1" else "--no-autoreload"
     chalice = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
          "--port", str(api_port), reload_flag],
-        cwd=ROOT, env=dict(os.environ), stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+        cwd=ROOT, env={**os.environ, iam.DEFAULT_VARIABLE: "api_handler"}, stdout=sys.stderr, stderr=sys.stderr,
+        start_new_session=True)
 
     def stop(*_):
         if chalice.poll() is None:
@@ -100,7 +107,10 @@ WORKERS: list = []  # the execution worker processes started, so stopping the st
 def start_execution_worker() -> subprocess.Popen:
     """The execution worker in a process of its own (devtools/executions.py), so it can die as a Lambda does
     without taking the stack down; prints its pid for whoever wants to kill it."""
-    worker = subprocess.Popen([sys.executable, "-u", "-m", "devtools.executions"], cwd=ROOT, env=dict(os.environ),
+    from devtools import iam
+
+    worker = subprocess.Popen([sys.executable, "-u", "-m", "devtools.executions"], cwd=ROOT,
+                              env={**os.environ, iam.DEFAULT_VARIABLE: "execution_worker"},
                               stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
     WORKERS.append(worker)
     print(f"worker_pid: {worker.pid}", flush=True)
@@ -112,10 +122,11 @@ def run_worker(chalice) -> None:
     Keep the execution worker process alive (restarted if it dies, as Lambda starts a new container), and run
     the housekeeping (watchdog, sweep, pseudonymisation) every few seconds."""
     from app import app, on_request_change  # noqa: F401 — the handler as deployed
-    from devtools import stack
+    from devtools import iam, stack
 
     from chalicelib import housekeeping
 
+    iam.wrap_entry_points()  # housekeeping runs as housekeeping_run, the stream handler as on_request_change
     reader = stack.StreamReader(os.environ["REQUESTS_STREAM_ARN"])
     pending: list[dict] = []
     delay = 0.3
@@ -132,7 +143,8 @@ def run_worker(chalice) -> None:
             except Exception as exc:  # noqa: BLE001 — the next round retries
                 print(f"housekeeping failed, will retry: {exc}", file=sys.stderr, flush=True)
         if not pending:
-            pending = reader.read()
+            with iam.running("on_request_change"):  # the event source mapping reads with the function's role
+                pending = reader.read()
         if pending:
             try:
                 on_request_change({"Records": pending}, None)

@@ -18,7 +18,7 @@ import json
 import pathlib
 import sys
 
-from devtools import tables
+from devtools import roles, tables
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "deploy" / "resources.json"
@@ -34,9 +34,6 @@ FUNCTIONS = {
 }
 STREAM_FUNCTION = "OnRequestChange"
 QUEUE_FUNCTION = "ExecutionWorker"
-# The API handler gets a fixed name, so the API's integration can name it without depending on the function
-# resource: the function's PUBLIC_BASE_URL depends on the API, and the two references would make a cycle.
-API_FUNCTION_NAME = {"Fn::Sub": "${AWS::StackName}-api"}
 
 REQUESTS = tables.logical_id("REQUESTS_TABLE")
 BUCKET = "DocumentsBucket"
@@ -169,56 +166,62 @@ def environment() -> dict:
     return variables
 
 
-def policy() -> dict:
-    """What every function may do, on this stack's resources only (the actions of .chalice/policy-dev.json)."""
-    table_arns = []
-    for variable, (model, _) in tables.TABLES.items():
+# app.py's handler names, by their logical ids.
+HANDLERS = {"APIHandler": "api_handler", "OnRequestChange": "on_request_change", "ExecutionWorker": "execution_worker",
+            "DailyReminders": "daily_reminders", "HousekeepingRun": "housekeeping_run"}
+
+
+def function_name(handler: str) -> dict:
+    """Every function is named after the stack (`<stack>-api` for the API, `<stack>-execution-worker`...), so
+    its log group and its role's log statement can name it without referring to the function (a cycle). The
+    API's integration names its handler so too: the handler's PUBLIC_BASE_URL refers to the API."""
+    return {"Fn::Sub": "${AWS::StackName}-" + ("api" if handler == "api_handler" else handler.replace("_", "-"))}
+
+
+def resource(abstract: str, handler: str):
+    """deploy/roles.json's name of a resource (devtools/roles.py) as this template's reference to it."""
+    kind, _, name = abstract.partition(":")
+    if kind in ("table", "index", "stream"):
+        variable, _, index = name.partition("/")
         table = tables.logical_id(variable)
-        table_arns.append({"Fn::GetAtt": [table, "Arn"]})
-        if model._get_schema().get("global_secondary_indexes"):
-            table_arns.append({"Fn::Sub": f"${{{table}.Arn}}/index/*"})
-    statements = [
-        {"Sid": "Logs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
-                                 "log-group:/aws/lambda/${AWS::StackName}-*"}},
-        {"Sid": "Tables", "Effect": "Allow",
-         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
-                    "dynamodb:DescribeTable"],
-         "Resource": table_arns},
-        {"Sid": "RequestsStream", "Effect": "Allow",
-         "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams"],
-         "Resource": {"Fn::GetAtt": [REQUESTS, "StreamArn"]}},
-        {"Sid": "Documents", "Effect": "Allow",
-         "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-         "Resource": {"Fn::Sub": f"${{{BUCKET}.Arn}}/*"}},
-        # Identities of this account and region: in the SES sandbox the recipients' identities are checked too.
-        {"Sid": "Mail", "Effect": "Allow", "Action": ["ses:SendRawEmail"],
-         "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}},
-        {"Sid": "Executions", "Effect": "Allow",
-         "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-         "Resource": {"Fn::GetAtt": [QUEUE, "Arn"]}},
-        {"Sid": "TokenSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-         "Resource": {"Ref": SECRET}},
-    ]
+        return {"table": {"Fn::GetAtt": [table, "Arn"]}, "stream": {"Fn::GetAtt": [table, "StreamArn"]},
+                "index": {"Fn::Sub": f"${{{table}.Arn}}/index/{index}"}}[kind]
+    account = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:"
+    return {
+        "objects:DOCUMENTS_BUCKET": {"Fn::Sub": f"${{{BUCKET}.Arn}}/*"},
+        "bucket:DOCUMENTS_BUCKET": {"Fn::GetAtt": [BUCKET, "Arn"]},
+        "queue:EXECUTION_QUEUE": {"Fn::GetAtt": [QUEUE, "Arn"]},
+        # SES checks the identities of this account and region (in the sandbox the recipients' too); the
+        # condition keeps the sender to the stack's own address.
+        "identity:SENDER_EMAIL": {"Fn::Sub": account % "ses" + "identity/*"},
+        "secret:TOKEN_SECRET_ARN": {"Ref": SECRET},
+        "logs:self": {"Fn::Sub": account % "logs" + "log-group:/aws/lambda/" + function_name(handler)["Fn::Sub"]
+                      + ":*"},
+    }[abstract]
+
+
+SENDER_ONLY = {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+
+
+def role_policy(handler: str) -> dict:
+    """The function's own policy: what deploy/roles.json says it calls, on this stack's resources only."""
+    statements = roles.statements(handler, lambda abstract: resource(abstract, handler))
+    for statement in statements:
+        if any(action.startswith("ses:") for action in statement["Action"]):
+            statement["Condition"] = SENDER_ONLY
     return {"PolicyName": "privacy-desk", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
 
 
 def function_overrides() -> dict:
     resources = {}
     for function, role in FUNCTIONS.items():
-        props = {"Environment": {"Variables": environment()}}
-        if function == "APIHandler":
-            props["FunctionName"] = API_FUNCTION_NAME
+        props = {"Environment": {"Variables": environment()}, "FunctionName": function_name(HANDLERS[function])}
         if function == STREAM_FUNCTION:
             events = {"OnRequestChangeDynamodbEventSource": {"Properties": {
                 "Stream": {"Fn::GetAtt": [REQUESTS, "StreamArn"]}}}}
             props["Events"] = events
         resources[function] = {"Properties": props}
-        resources[role] = {"Properties": {"Policies": [policy()]}}
+        resources[role] = {"Properties": {"Policies": [role_policy(HANDLERS[function])]}}
     return resources
 
 

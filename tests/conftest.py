@@ -9,6 +9,12 @@ from devtools.stage_env import use_in_process_moto
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 use_in_process_moto()
 
+from devtools import iam  # noqa: E402
+
+# Before any client exists: every call signs as the function running (or the operator: the tests' set-up).
+iam.install()
+iam.wrap_entry_points()
+
 import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -22,7 +28,13 @@ def aws():
 
     stack.keep_streams_across_failed_transactions()
     with mock_aws():
-        yield stack.provision()
+        arn = stack.provision()
+        # Each function under its role from the packaged template, as on AWS (devtools/iam.py).
+        iam.enforce(arn)
+        try:
+            yield arn
+        finally:
+            iam.stop_enforcing()
 
 
 @pytest.fixture

@@ -85,9 +85,13 @@ class Api:
     def stream_records(self) -> list[dict]:
         from devtools.stack import StreamReader
 
-        if self._reader is None:
-            self._reader = StreamReader(self.stream_arn)
-        return self._reader.read()
+        from devtools import iam
+
+        # Lambda's event source mapping reads the stream with the stream function's role
+        with iam.running("on_request_change"):
+            if self._reader is None:
+                self._reader = StreamReader(self.stream_arn)
+            return self._reader.read()
 
     def pump(self) -> list[dict]:
         """Run the queued execution slices, then deliver the requests table's new stream records (as moto
@@ -102,12 +106,14 @@ class Api:
     def queued(self, limit: int = 10) -> list[str]:
         """Take the execution queue's waiting messages (as SQS would hand them to the worker)."""
         from chalicelib import aws, config
+        from devtools import iam
 
-        url = aws.queue_url(config.get("EXECUTION_QUEUE"))
-        answer = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=limit, VisibilityTimeout=0)
-        messages = answer.get("Messages", [])
-        for message in messages:
-            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        with iam.running("execution_worker"):  # Lambda's SQS poller acts with the worker's role
+            url = aws.queue_url(config.get("EXECUTION_QUEUE"))
+            answer = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=limit, VisibilityTimeout=0)
+            messages = answer.get("Messages", [])
+            for message in messages:
+                aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return [m["Body"] for m in messages]
 
     def work(self, max_slices: int = 10_000, runtime_ms: int = 300_000) -> list[str]:

@@ -46,19 +46,13 @@ def test_no_dev_route_exists_in_deployed_stages(stage):
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_deployed_stages_use_hand_written_policies_scoped_to_their_own_tables(stage):
+def test_the_stage_s_policy_file_grants_nothing_so_a_plain_chalice_deploy_can_do_nothing(stage):
+    """Each role's real policy comes from deploy/roles.json through the template (devtools/template.py); the
+    file only satisfies `chalice package` (autogen_policy off). Denying everything, it makes a `chalice deploy`
+    that bypasses the template fail at once instead of running with one broad policy shared by every function."""
     assert CONFIG["autogen_policy"] is False
     policy = json.loads((ROOT / ".chalice" / CONFIG["stages"][stage]["iam_policy_file"]).read_text())
-    resources = [r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str)
-                                                          else s["Resource"])]
-    for resource in resources:
-        if resource.startswith("arn:aws:dynamodb") or resource.startswith("arn:aws:s3"):
-            assert f"privacy-desk-{stage}-" in resource, resource
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert not [a for a in actions if a.endswith(":*") or a == "*"]
-    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
-            "dynamodb:ListStreams"} <= actions
-    assert "dynamodb:Scan" not in actions  # erasure finds dossiers by Query on the index, never a Scan
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in policy["Statement"]] == [("Deny", "*", "*")]
 
 
 def test_every_stage_sets_the_variables_the_code_reads():
