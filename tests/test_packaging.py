@@ -351,3 +351,24 @@ def test_every_check_checkov_skips_is_listed_with_its_reason():
     assert skips and all(len(reason) > 20 for reason in skips.values())
     with pytest.raises(ValueError, match="CKV_AWS_1 is skipped without a reason"):
         checkov_skips.skips("| CKV_AWS_1 | |\n")
+
+
+# --- deployable for real (issue 15) ----------------------------------------------------------------------------
+
+def make_dry_run(*args: str) -> list:
+    """The commands `make -n` prints, one per line (a recipe's continued lines joined)."""
+    out = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return out.replace("\\\n", " ").splitlines()
+
+
+def test_the_template_is_larger_than_cloudformation_takes_inline(template):
+    """Why `make deploy` needs --s3-bucket: `aws cloudformation deploy` refuses an inline template over 51,200
+    bytes, and this one is over it even written as tightly as JSON allows."""
+    assert len(json.dumps(template, separators=(",", ":"))) > 51_200
+
+
+def test_the_deploy_step_hands_the_template_over_through_the_artifacts_bucket():
+    lines = make_dry_run("deploy", "STAGE=dev", "SENDER=a@b.example", "ARTIFACTS=bucket")
+    (deploy,) = [line.split() for line in lines if "cloudformation deploy" in line]
+    assert deploy[deploy.index("--s3-bucket") + 1] == "bucket"
