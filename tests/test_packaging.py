@@ -15,6 +15,7 @@ import pytest
 from devtools import patch_sam, tables
 from devtools import template as merge
 from devtools.stage_env import stage_environment
+from tests import moto_cloudformation
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHALICE = pathlib.Path(sys.executable).parent / "chalice"
@@ -180,10 +181,11 @@ def test_the_requests_table_streams_both_images_and_requests_and_markers_expire(
     assert ttl["RequestsTable"] == ttl["MarkersTable"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_tables_bucket_and_secret_survive_a_stack_deletion_or_replacement(template):
+def test_tables_bucket_and_secret_survive_a_stack_deletion_or_replacement_but_not_a_failed_creation(template):
+    """A creation that rolls back must not leave the fixed-name tables behind, or every retry fails on them."""
     for name in [*resources_of(template, "AWS::DynamoDB::Table"), merge.BUCKET, merge.SECRET]:
         resource = template["Resources"][name]
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain"), name
     for table in resources_of(template, "AWS::DynamoDB::Table").values():
         assert table["Properties"]["DeletionProtectionEnabled"] is True
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -362,6 +364,12 @@ def make_dry_run(*args: str) -> list:
     return out.replace("\\\n", " ").splitlines()
 
 
+@pytest.fixture(scope="module")
+def translated(template):
+    """The template after SAM's transform, as CloudFormation expands it before creating anything."""
+    return moto_cloudformation.translate(template)
+
+
 def test_the_template_is_larger_than_cloudformation_takes_inline(template):
     """Why `make deploy` needs --s3-bucket: `aws cloudformation deploy` refuses an inline template over 51,200
     bytes, and this one is over it even written as tightly as JSON allows."""
@@ -372,3 +380,50 @@ def test_the_deploy_step_hands_the_template_over_through_the_artifacts_bucket():
     lines = make_dry_run("deploy", "STAGE=dev", "SENDER=a@b.example", "ARTIFACTS=bucket")
     (deploy,) = [line.split() for line in lines if "cloudformation deploy" in line]
     assert deploy[deploy.index("--s3-bucket") + 1] == "bucket"
+
+
+def test_the_api_handler_stops_before_api_gateway_gives_up_at_29_s(template):
+    assert template["Resources"]["APIHandler"]["Properties"]["Timeout"] <= 29
+
+
+def test_the_api_has_one_stage_the_api_stage(translated):
+    stages = [s["Properties"]["StageName"] for s in resources_of(translated, "AWS::ApiGateway::Stage").values()]
+    assert stages == ["api"]
+    for deployment in resources_of(translated, "AWS::ApiGateway::Deployment").values():
+        assert "StageName" not in deployment["Properties"]  # SAM's second stage, "Stage", would be made here
+
+
+def test_every_function_logs_to_a_group_of_the_stack_named_after_it(template):
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert set(groups) == {f"{function}LogGroup" for function in merge.FUNCTIONS}
+    for function in merge.FUNCTIONS:
+        name = template["Resources"][function]["Properties"]["FunctionName"]["Fn::Sub"]
+        assert groups[f"{function}LogGroup"]["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+
+
+def test_logs_are_kept_ninety_days_unless_the_stage_says_otherwise(template):
+    for group in resources_of(template, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert parameter["Default"] == 90 and 90 in parameter["AllowedValues"]
+
+
+def test_a_function_is_created_after_its_log_group_so_lambda_can_t_create_the_group_first(template, translated):
+    for function in merge.FUNCTIONS:
+        assert f"{function}LogGroup" in template["Resources"][function]["DependsOn"]
+        assert f"{function}LogGroup" in translated["Resources"][function]["DependsOn"]
+
+
+def test_log_groups_go_with_the_stack(template):
+    for name, group in resources_of(template, "AWS::Logs::LogGroup").items():
+        assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Delete", "Delete"), name
+
+
+def test_every_queue_says_what_becomes_of_it_when_the_stack_goes(template):
+    policies = {name: (queue.get("DeletionPolicy"), queue.get("UpdateReplacePolicy"))
+                for name, queue in resources_of(template, "AWS::SQS::Queue").items()}
+    assert policies == {
+        merge.QUEUE: ("Delete", "Delete"),  # pointers to requests the watchdog queues again
+        merge.DEAD_LETTERS: ("Delete", "Delete"),
+        patch_sam.QUEUE: ("RetainExceptOnCreate", "Retain"),  # the only trace of notices never sent
+    }
