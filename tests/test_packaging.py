@@ -10,14 +10,18 @@ import pathlib
 import subprocess
 import sys
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from devtools import patch_sam, tables
 from devtools import template as merge
 from devtools.stage_env import stage_environment
 from tests import moto_cloudformation
+from tests.moto_cloudformation import REGION, physical_ids
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.filterwarnings(moto_cloudformation.PLACEHOLDER_WARNINGS)
 CHALICE = pathlib.Path(sys.executable).parent / "chalice"
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
@@ -34,13 +38,26 @@ def package(stage: str, out: pathlib.Path) -> dict:
     packaged = json.loads((out / "sam.json").read_text())
     assert patch_sam.patch(packaged) == 1
     patch_sam.wire(packaged)
+    (out / "sam.json").write_text(json.dumps(packaged, indent=2))
     return packaged
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def template(request, tmp_path_factory):
-    """Packaged once per stage for the module (it takes seconds), with the CLI's own environment."""
-    return package(request.param, tmp_path_factory.mktemp(request.param))
+def stage(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def out(stage, tmp_path_factory):
+    """`make package`'s out/ (sam.json and deployment.zip), once per stage for the module (it takes seconds)."""
+    out = tmp_path_factory.mktemp(stage)
+    package(stage, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(out):
+    return json.loads((out / "sam.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -427,3 +444,77 @@ def test_every_queue_says_what_becomes_of_it_when_the_stack_goes(template):
         merge.DEAD_LETTERS: ("Delete", "Delete"),
         patch_sam.QUEUE: ("RetainExceptOnCreate", "Retain"),  # the only trace of notices never sent
     }
+
+
+@pytest.fixture(scope="module")
+def stack(stage, out, template):
+    """The stage's stack created by CloudFormation (moto's, in process), API Gateway left out."""
+    name = f"privacy-desk-{stage}"
+    with mock_aws():
+        created = moto_cloudformation.create_stack(template, out / "deployment.zip", name,
+                                                   {"SenderEmail": "privacy@example.com"})
+        assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
+        yield name
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION)
+
+
+def queue_arn(url: str) -> str:
+    return client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def function_name(stage: str, function: str) -> str:
+    return f"privacy-desk-{stage}-{merge.FUNCTION_NAMES[function]}"
+
+
+def test_the_stack_is_created(stack):
+    (described,) = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_the_created_stack_holds_every_table_under_the_stage_s_names(stack, stage):
+    names = set(client("dynamodb").list_tables()["TableNames"])
+    assert names == {f"privacy-desk-{stage}-{suffix}" for _, suffix in tables.TABLES.values()}
+
+
+def test_the_created_stack_holds_the_execution_dead_letter_and_stream_failure_queues(stack):
+    queues = physical_ids(stack, "AWS::SQS::Queue")
+    assert set(queues) == {merge.QUEUE, merge.DEAD_LETTERS, patch_sam.QUEUE}
+    assert set(client("sqs").list_queues()["QueueUrls"]) == set(queues.values())
+
+
+def test_the_created_stack_runs_every_function_under_its_fixed_name_with_its_own_role(stack, stage):
+    roles = physical_ids(stack, "AWS::IAM::Role")
+    assert set(roles) == set(merge.FUNCTIONS.values())
+    for function, role in merge.FUNCTIONS.items():
+        configuration = client("lambda").get_function_configuration(FunctionName=function_name(stage, function))
+        assert configuration["Role"] == client("iam").get_role(RoleName=roles[role])["Role"]["Arn"]
+
+
+def test_the_created_functions_find_the_created_tables_and_queue(stack, stage):
+    configuration = client("lambda").get_function_configuration(FunctionName=function_name(stage, "APIHandler"))
+    variables = configuration["Environment"]["Variables"]
+    for variable, (_, suffix) in tables.TABLES.items():
+        assert variables[variable] == f"privacy-desk-{stage}-{suffix}"
+    execution_queue = physical_ids(stack, "AWS::SQS::Queue")[merge.QUEUE]
+    assert variables["EXECUTION_QUEUE"] == execution_queue.rsplit("/", 1)[1]
+
+
+def test_the_created_stack_has_each_function_s_log_group_with_its_retention(stack, stage):
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {g["logGroupName"]: g.get("retentionInDays") for g in groups} == {
+        f"/aws/lambda/{function_name(stage, function)}": merge.LOG_RETENTION_DAYS for function in merge.FUNCTIONS}
+
+
+def test_the_created_stack_feeds_the_stream_and_the_queue_to_their_functions(stack, stage):
+    mappings = {m["FunctionArn"].rsplit(":", 1)[1]: m
+                for m in client("lambda").list_event_source_mappings()["EventSourceMappings"]}
+    stream, queue = function_name(stage, "OnRequestChange"), function_name(stage, "ExecutionWorker")
+    assert set(mappings) == {stream, queue}
+    requests = client("dynamodb").describe_table(TableName=f"privacy-desk-{stage}-requests")["Table"]
+    assert mappings[stream]["EventSourceArn"] == requests["LatestStreamArn"]
+    queues = physical_ids(stack, "AWS::SQS::Queue")
+    assert mappings[stream]["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(queues[patch_sam.QUEUE])
+    assert mappings[queue]["EventSourceArn"] == queue_arn(queues[merge.QUEUE])
