@@ -81,14 +81,17 @@ package-check: install $(CHECKOV)
 	done
 
 # Deploy the stage's stack (needs AWS credentials): SENDER=privacy@example.com ARTIFACTS=<an S3 bucket of
-# yours for the code>; optional ALARM_EMAIL, PUBLIC_BASE_URL (a custom domain pointing at the API).
+# yours for the code>; optional ALARM_EMAIL, PUBLIC_BASE_URL (a custom domain pointing at the API),
+# LOG_RETENTION_DAYS (the template's default: 90). The template is over the 51,200 bytes CloudFormation takes
+# inline, so `deploy` uploads it to ARTIFACTS too.
 deploy: package
 	@test -n "$(SENDER)" -a -n "$(ARTIFACTS)" || { echo "usage: make deploy STAGE=dev SENDER=... ARTIFACTS=..."; exit 2; }
 	aws cloudformation package --region $(REGION) --template-file out/sam.json --s3-bucket $(ARTIFACTS) \
 		--output-template-file out/packaged.yaml
-	aws cloudformation deploy --region $(REGION) --template-file out/packaged.yaml \
+	aws cloudformation deploy --region $(REGION) --template-file out/packaged.yaml --s3-bucket $(ARTIFACTS) \
 		--stack-name privacy-desk-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-		--parameter-overrides SenderEmail=$(SENDER) AlarmEmail=$(ALARM_EMAIL) PublicBaseUrl=$(PUBLIC_BASE_URL)
+		--parameter-overrides SenderEmail=$(SENDER) AlarmEmail=$(ALARM_EMAIL) PublicBaseUrl=$(PUBLIC_BASE_URL) \
+		$(if $(LOG_RETENTION_DAYS),LogRetentionDays=$(LOG_RETENTION_DAYS))
 
 # schemathesis against `make run`'s stack, held to openapi.yaml (FUZZ_CASES cases, default 1000; FUZZ_SEED).
 # Both phases run even if the first fails; the target fails if either did.

@@ -131,6 +131,9 @@ def local_names(stream_arn: str, region: str = "us-east-1") -> dict:
     names[template.SECRET] = {"Ref": os.environ.get("TOKEN_SECRET_ARN")
                               or f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{SECRET_NAME}-*"}
     names["SenderEmail"] = {"Ref": os.environ["SENDER_EMAIL"]}
+    for logical, name in template.FUNCTION_NAMES.items():
+        names[template.log_group(logical)] = {
+            "Arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/privacy-desk-local-{name}:*"}
     names.update({"AWS::Partition": {"Ref": "aws"}, "AWS::Region": {"Ref": region},
                   "AWS::AccountId": {"Ref": ACCOUNT}, "AWS::StackName": {"Ref": "privacy-desk-local"},
                   "AWS::URLSuffix": {"Ref": "amazonaws.com"}})
@@ -300,7 +303,7 @@ def _record(function: str, action: str, resource: str) -> None:
         path = pathlib.Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         with open(path / f"{os.getpid()}.jsonl", "a") as f:
-            f.write(json.dumps(dict(zip(("function", "action", "resource"), entry))) + "\n")
+            f.write(json.dumps(dict(zip(("function", "action", "resource"), entry, strict=True))) + "\n")
 
 
 def abstract(arn: str) -> str:

@@ -10,7 +10,8 @@ patched:
   failing is split off from the others and given up on within minutes, instead of Lambda's defaults (retry
   until the record leaves the stream, 24 hours later) during which every later record of its shard — every
   other client's verification email — waits behind it.
-- `DestinationConfig.OnFailure`: what is given up on is written to an SQS queue this patch adds (SSE, 14 days),
+- `DestinationConfig.OnFailure`: what is given up on is written to an SQS queue this patch adds (SSE, 14 days,
+  kept when the stack is deleted),
   with a `sqs:SendMessage` grant on that queue alone in the function's role, an alarm on its depth, and its URL
   as an output. docs/deploying.md says what an operator does with a message there.
 
@@ -43,6 +44,7 @@ QUEUE = "StreamFailureQueue"
 ALARM = "StreamFailureQueueAlarm"
 QUEUE_URL_OUTPUT = "StreamFailureQueueUrl"
 SEND_SID = "StreamFailureQueue"
+KEEP = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 
 
 def patch(template: dict) -> int:
@@ -93,8 +95,10 @@ def grant_send(resources: dict, function: str, props: dict) -> None:
 
 def add_failure_queue(template: dict) -> None:
     resources = template["Resources"]
-    # No QueueName: CloudFormation names it after the stack, so stages don't collide.
-    resources[QUEUE] = {"Type": "AWS::SQS::Queue", "Properties": {
+    # No QueueName: CloudFormation names it after the stack, so stages don't collide. Kept once created: its
+    # messages are the only trace of notices never sent, to be read even after the stage is torn down or the
+    # queue replaced (and, unnamed, a kept queue blocks no new stack).
+    resources[QUEUE] = {"Type": "AWS::SQS::Queue", **KEEP, "Properties": {
         "SqsManagedSseEnabled": True,
         "MessageRetentionPeriod": FAILURE_RETENTION_SECONDS,
     }}

@@ -3,9 +3,9 @@ SAM template so one CloudFormation stack holds the whole stage.
 
 Chalice generates the functions, their roles and events, and the API; this adds the tables (from
 devtools/tables.py, i.e. from the PynamoDB models), the documents bucket, the execution queue and its
-dead-letter queue, the SES sender, the token secret, the alarms and their topic, and wires every function to
-them by reference: environment variables by Ref/GetAtt, each role's policy by Ref/GetAtt/Sub, the stream and
-queue events by GetAtt. No name or ARN is written twice, and no secret at all.
+dead-letter queue, the SES sender, the token secret, the functions' log groups, the alarms and their topic,
+and wires every function to them by reference: environment variables by Ref/GetAtt, each role's policy by
+Ref/GetAtt/Sub, the stream and queue events by GetAtt. No name or ARN is written twice, and no secret at all.
 
 Chalice merges dictionaries key by key and replaces everything else (strings, lists): a role's `Policies`
 list is replaced whole, an environment variable's value too. An intrinsic that replaces another intrinsic
@@ -34,14 +34,53 @@ FUNCTIONS = {
 }
 STREAM_FUNCTION = "OnRequestChange"
 QUEUE_FUNCTION = "ExecutionWorker"
+# Every function gets a fixed name, so what must exist before it can name it without depending on it:
+# - the API's integration names the API handler (its PUBLIC_BASE_URL depends on the API: a cycle otherwise);
+# - each log group is named after its function, and the function waits for its group (DependsOn): a group
+#   that named the function by Ref would be created after it, and a first invocation in between would make
+#   Lambda create the group itself, failing the template's create with "already exists".
+FUNCTION_NAMES = {
+    "APIHandler": "api",
+    "OnRequestChange": "on-request-change",
+    "ExecutionWorker": "execution-worker",
+    "DailyReminders": "daily-reminders",
+    "HousekeepingRun": "housekeeping-run",
+}
+# app.py's handler names, by their logical ids.
+HANDLERS = {"APIHandler": "api_handler", "OnRequestChange": "on_request_change", "ExecutionWorker": "execution_worker",
+            "DailyReminders": "daily_reminders", "HousekeepingRun": "housekeeping_run"}
 
+
+def function_name(function: str) -> dict:
+    return {"Fn::Sub": f"${{AWS::StackName}}-{FUNCTION_NAMES[function]}"}
+
+
+def log_group(function: str) -> str:
+    return f"{function}LogGroup"
+
+
+API_FUNCTION_NAME = function_name("APIHandler")
 REQUESTS = tables.logical_id("REQUESTS_TABLE")
 BUCKET = "DocumentsBucket"
 QUEUE = "ExecutionQueue"
 DEAD_LETTERS = "ExecutionDeadLetterQueue"
 SECRET = "TokenSecret"
 TOPIC = "AlarmTopic"
-RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+# Kept when the stack is deleted or an update replaces them, but not when the stack's own creation rolls back:
+# a Retain there would leave the fixed-name tables behind, and every retry would fail on them.
+KEEP = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+# Deleted with the stack (CloudFormation's default, written so that it is chosen, not forgotten).
+DELETE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+# 90 days: a request may stay open three months (one, extended by two: Art. 12(3)), and its logs must still
+# explain it when someone asks; longer would keep the logs' pseudonyms of clients for no purpose (Art. 5(1)(e)).
+# A stage that needs another span sets the LogRetentionDays parameter (make deploy LOG_RETENTION_DAYS=...).
+LOG_RETENTION_DAYS = 90
+# The values CloudWatch Logs accepts for a retention.
+LOG_RETENTION_CHOICES = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                         2922, 3288, 3653]
+# Chalice writes a Swagger 2.0 body. Any OpenApiVersion stops SAM from adding a second stage named "Stage"
+# next to the "api" one; this one says what the body is.
+OPEN_API_VERSION = "2.0"
 
 # Above the worker's 300 s Lambda timeout (six times, as AWS advises for SQS event sources), so a slice still
 # running is never handed to a second worker. devtools/stack.py gives the local queue the same.
@@ -61,7 +100,7 @@ def table_resources() -> dict:
     resources = {}
     for variable, definition in tables.definitions().items():
         _, suffix = tables.TABLES[variable]
-        resources[tables.logical_id(variable)] = {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": {
+        resources[tables.logical_id(variable)] = {"Type": "AWS::DynamoDB::Table", **KEEP, "Properties": {
             "TableName": {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"},
             **definition,
             # A stack update or a slip must not drop a team's records: deleting a table is deliberate (docs/deploying.md).
@@ -76,7 +115,7 @@ def bucket_resources() -> dict:
     return {
         # No name: S3 names are global; CloudFormation derives one from the stack. No versioning: an erasure
         # must delete a client's documents for real, not leave them as old versions.
-        BUCKET: {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": {
+        BUCKET: {"Type": "AWS::S3::Bucket", **KEEP, "Properties": {
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
             "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
@@ -100,14 +139,17 @@ def bucket_resources() -> dict:
 
 def queue_resources() -> dict:
     return {
-        QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
+        # Deleted: a message only points at a request; the request item holds the work, and the watchdog queues
+        # an overdue request again.
+        QUEUE: {"Type": "AWS::SQS::Queue", **DELETE, "Properties": {
             "SqsManagedSseEnabled": True,
             "VisibilityTimeout": EXECUTION_VISIBILITY_SECONDS,
             "MessageRetentionPeriod": FOURTEEN_DAYS,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [DEAD_LETTERS, "Arn"]},
                               "maxReceiveCount": MAX_RECEIVES},
         }},
-        DEAD_LETTERS: {"Type": "AWS::SQS::Queue", "Properties": {
+        # Deleted: its messages name requests the watchdog queues again anyway, and the alarm has already fired.
+        DEAD_LETTERS: {"Type": "AWS::SQS::Queue", **DELETE, "Properties": {
             "SqsManagedSseEnabled": True, "MessageRetentionPeriod": FOURTEEN_DAYS}},
     }
 
@@ -116,7 +158,7 @@ def other_resources() -> dict:
     return {
         # Signs bearer tokens and every emailed link. Generated by Secrets Manager: its value is in no file.
         # Retained: losing it would void every token and link (and the pseudonyms keyed by it).
-        SECRET: {"Type": "AWS::SecretsManager::Secret", **RETAIN, "Properties": {
+        SECRET: {"Type": "AWS::SecretsManager::Secret", **KEEP, "Properties": {
             "Description": {"Fn::Sub": "${AWS::StackName}: key of tokens and emailed links"},
             "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
         }},
@@ -126,6 +168,15 @@ def other_resources() -> dict:
         "AlarmSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail", "Properties": {
             "TopicArn": {"Ref": TOPIC}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}},
     }
+
+
+def log_group_resources() -> dict:
+    # Deleted with the stack: logs explain incidents of a running stage, the requests' own records (in the kept
+    # tables) are the proof; a kept group would also block re-creating the stage, its name being fixed.
+    return {log_group(function): {"Type": "AWS::Logs::LogGroup", **DELETE, "Properties": {
+        "LogGroupName": {"Fn::Sub": "/aws/lambda/" + function_name(function)["Fn::Sub"]},
+        "RetentionInDays": {"Ref": "LogRetentionDays"},
+    }} for function in FUNCTIONS}
 
 
 def alarm(description: str, namespace: str, metric: str, dimension: dict, statistic: str = "Sum") -> dict:
@@ -166,18 +217,6 @@ def environment() -> dict:
     return variables
 
 
-# app.py's handler names, by their logical ids.
-HANDLERS = {"APIHandler": "api_handler", "OnRequestChange": "on_request_change", "ExecutionWorker": "execution_worker",
-            "DailyReminders": "daily_reminders", "HousekeepingRun": "housekeeping_run"}
-
-
-def function_name(handler: str) -> dict:
-    """Every function is named after the stack (`<stack>-api` for the API, `<stack>-execution-worker`...), so
-    its log group and its role's log statement can name it without referring to the function (a cycle). The
-    API's integration names its handler so too: the handler's PUBLIC_BASE_URL refers to the API."""
-    return {"Fn::Sub": "${AWS::StackName}-" + ("api" if handler == "api_handler" else handler.replace("_", "-"))}
-
-
 def resource(abstract: str, handler: str):
     """deploy/roles.json's name of a resource (devtools/roles.py) as this template's reference to it."""
     kind, _, name = abstract.partition(":")
@@ -195,11 +234,12 @@ def resource(abstract: str, handler: str):
         # condition keeps the sender to the stack's own address.
         "identity:SENDER_EMAIL": {"Fn::Sub": account % "ses" + "identity/*"},
         "secret:TOKEN_SECRET_ARN": {"Ref": SECRET},
-        "logs:self": {"Fn::Sub": account % "logs" + "log-group:/aws/lambda/" + function_name(handler)["Fn::Sub"]
-                      + ":*"},
+        # the function's own log group (its Arn ends in ":*": the group's streams)
+        "logs:self": {"Fn::GetAtt": [log_group(LOGICAL_IDS[handler]), "Arn"]},
     }[abstract]
 
 
+LOGICAL_IDS = {handler: logical for logical, handler in HANDLERS.items()}
 SENDER_ONLY = {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
 
 
@@ -215,18 +255,19 @@ def role_policy(handler: str) -> dict:
 def function_overrides() -> dict:
     resources = {}
     for function, role in FUNCTIONS.items():
-        props = {"Environment": {"Variables": environment()}, "FunctionName": function_name(HANDLERS[function])}
+        props = {"Environment": {"Variables": environment()}, "FunctionName": function_name(function)}
         if function == STREAM_FUNCTION:
             events = {"OnRequestChangeDynamodbEventSource": {"Properties": {
                 "Stream": {"Fn::GetAtt": [REQUESTS, "StreamArn"]}}}}
             props["Events"] = events
-        resources[function] = {"Properties": props}
+        resources[function] = {"DependsOn": [log_group(function)], "Properties": props}
         resources[role] = {"Properties": {"Policies": [role_policy(HANDLERS[function])]}}
     return resources
 
 
 def merge_template() -> dict:
     return {
+        "Globals": {"Api": {"OpenApiVersion": OPEN_API_VERSION}},
         "Parameters": {
             "SenderEmail": {"Type": "String", "AllowedPattern": "^[^@\\s]+@[^@\\s]+$",
                             "Description": "Address the emails come from (SES verifies it: click the link it sends)"},
@@ -236,13 +277,15 @@ def merge_template() -> dict:
                               "Description": "Optional: the API's public address (a custom domain pointing at "
                                              "this API), e.g. https://privacy.example.com; default: the API's "
                                              "own execute-api URL"},
+            "LogRetentionDays": {"Type": "Number", "Default": LOG_RETENTION_DAYS, "AllowedValues": LOG_RETENTION_CHOICES,
+                                 "Description": "Days the functions' logs are kept"},
         },
         "Conditions": {
             "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
             "HasPublicBaseUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]},
         },
         "Resources": {**table_resources(), **bucket_resources(), **queue_resources(), **other_resources(),
-                      **alarm_resources(), **function_overrides()},
+                      **log_group_resources(), **alarm_resources(), **function_overrides()},
         "Outputs": {
             "DocumentsBucketName": {"Value": {"Ref": BUCKET}},
             "TokenSecretArn": {"Value": {"Ref": SECRET}},
@@ -260,7 +303,7 @@ def render() -> str:
 def main(path: str = str(OUTPUT)) -> None:
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(path).write_text(render())
-    print(f"{path}: tables, bucket, queues, secret, sender, alarms; functions wired by reference")
+    print(f"{path}: tables, bucket, queues, secret, sender, log groups, alarms; functions wired by reference")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,18 @@ import pathlib
 import subprocess
 import sys
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from devtools import patch_sam, tables
 from devtools import template as merge
 from devtools.stage_env import stage_environment
+from tests import moto_cloudformation
+from tests.moto_cloudformation import REGION, physical_ids
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.filterwarnings(moto_cloudformation.PLACEHOLDER_WARNINGS)
 CHALICE = pathlib.Path(sys.executable).parent / "chalice"
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
@@ -33,13 +38,26 @@ def package(stage: str, out: pathlib.Path) -> dict:
     packaged = json.loads((out / "sam.json").read_text())
     assert patch_sam.patch(packaged) == 1
     patch_sam.wire(packaged)
+    (out / "sam.json").write_text(json.dumps(packaged, indent=2))
     return packaged
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def template(request, tmp_path_factory):
-    """Packaged once per stage for the module (it takes seconds), with the CLI's own environment."""
-    return package(request.param, tmp_path_factory.mktemp(request.param))
+def stage(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def out(stage, tmp_path_factory):
+    """`make package`'s out/ (sam.json and deployment.zip), once per stage for the module (it takes seconds)."""
+    out = tmp_path_factory.mktemp(stage)
+    package(stage, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(out):
+    return json.loads((out / "sam.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +198,11 @@ def test_the_requests_table_streams_both_images_and_requests_and_markers_expire(
     assert ttl["RequestsTable"] == ttl["MarkersTable"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_tables_bucket_and_secret_survive_a_stack_deletion_or_replacement(template):
+def test_tables_bucket_and_secret_survive_a_stack_deletion_or_replacement_but_not_a_failed_creation(template):
+    """A creation that rolls back must not leave the fixed-name tables behind, or every retry fails on them."""
     for name in [*resources_of(template, "AWS::DynamoDB::Table"), merge.BUCKET, merge.SECRET]:
         resource = template["Resources"][name]
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain"), name
     for table in resources_of(template, "AWS::DynamoDB::Table").values():
         assert table["Properties"]["DeletionProtectionEnabled"] is True
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -365,3 +384,151 @@ def test_each_packaged_role_holds_exactly_the_policy_its_function_runs_under_loc
         expected = merge.role_policy(merge.HANDLERS[function])["PolicyDocument"]["Statement"]
         statements = [s for s in policies[0]["PolicyDocument"]["Statement"] if s.get("Sid") != patch_sam.SEND_SID]
         assert (len(policies), statements) == (1, expected), role
+
+
+# --- deployable for real (issue 15) ----------------------------------------------------------------------------
+
+def make_dry_run(*args: str) -> list:
+    """The commands `make -n` prints, one per line (a recipe's continued lines joined)."""
+    out = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return out.replace("\\\n", " ").splitlines()
+
+
+@pytest.fixture(scope="module")
+def translated(template):
+    """The template after SAM's transform, as CloudFormation expands it before creating anything."""
+    return moto_cloudformation.translate(template)
+
+
+def test_the_template_is_larger_than_cloudformation_takes_inline(template):
+    """Why `make deploy` needs --s3-bucket: `aws cloudformation deploy` refuses an inline template over 51,200
+    bytes, and this one is over it even written as tightly as JSON allows."""
+    assert len(json.dumps(template, separators=(",", ":"))) > 51_200
+
+
+def test_the_deploy_step_hands_the_template_over_through_the_artifacts_bucket():
+    lines = make_dry_run("deploy", "STAGE=dev", "SENDER=a@b.example", "ARTIFACTS=bucket")
+    (deploy,) = [line.split() for line in lines if "cloudformation deploy" in line]
+    assert deploy[deploy.index("--s3-bucket") + 1] == "bucket"
+
+
+def test_the_api_handler_stops_before_api_gateway_gives_up_at_29_s(template):
+    assert template["Resources"]["APIHandler"]["Properties"]["Timeout"] <= 29
+
+
+def test_the_api_has_one_stage_the_api_stage(translated):
+    stages = [s["Properties"]["StageName"] for s in resources_of(translated, "AWS::ApiGateway::Stage").values()]
+    assert stages == ["api"]
+    for deployment in resources_of(translated, "AWS::ApiGateway::Deployment").values():
+        assert "StageName" not in deployment["Properties"]  # SAM's second stage, "Stage", would be made here
+
+
+def test_every_function_logs_to_a_group_of_the_stack_named_after_it(template):
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert set(groups) == {f"{function}LogGroup" for function in merge.FUNCTIONS}
+    for function in merge.FUNCTIONS:
+        name = template["Resources"][function]["Properties"]["FunctionName"]["Fn::Sub"]
+        assert groups[f"{function}LogGroup"]["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+
+
+def test_logs_are_kept_ninety_days_unless_the_stage_says_otherwise(template):
+    for group in resources_of(template, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert parameter["Default"] == 90 and 90 in parameter["AllowedValues"]
+
+
+def test_a_function_is_created_after_its_log_group_so_lambda_can_t_create_the_group_first(template, translated):
+    for function in merge.FUNCTIONS:
+        assert f"{function}LogGroup" in template["Resources"][function]["DependsOn"]
+        assert f"{function}LogGroup" in translated["Resources"][function]["DependsOn"]
+
+
+def test_log_groups_go_with_the_stack(template):
+    for name, group in resources_of(template, "AWS::Logs::LogGroup").items():
+        assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Delete", "Delete"), name
+
+
+def test_every_queue_says_what_becomes_of_it_when_the_stack_goes(template):
+    policies = {name: (queue.get("DeletionPolicy"), queue.get("UpdateReplacePolicy"))
+                for name, queue in resources_of(template, "AWS::SQS::Queue").items()}
+    assert policies == {
+        merge.QUEUE: ("Delete", "Delete"),  # pointers to requests the watchdog queues again
+        merge.DEAD_LETTERS: ("Delete", "Delete"),
+        patch_sam.QUEUE: ("RetainExceptOnCreate", "Retain"),  # the only trace of notices never sent
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(stage, out, template):
+    """The stage's stack created by CloudFormation (moto's, in process), API Gateway left out."""
+    name = f"privacy-desk-{stage}"
+    with mock_aws():
+        created = moto_cloudformation.create_stack(template, out / "deployment.zip", name,
+                                                   {"SenderEmail": "privacy@example.com"})
+        assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
+        yield name
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION)
+
+
+def queue_arn(url: str) -> str:
+    return client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def function_name(stage: str, function: str) -> str:
+    return f"privacy-desk-{stage}-{merge.FUNCTION_NAMES[function]}"
+
+
+def test_the_stack_is_created(stack):
+    (described,) = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_the_created_stack_holds_every_table_under_the_stage_s_names(stack, stage):
+    names = set(client("dynamodb").list_tables()["TableNames"])
+    assert names == {f"privacy-desk-{stage}-{suffix}" for _, suffix in tables.TABLES.values()}
+
+
+def test_the_created_stack_holds_the_execution_dead_letter_and_stream_failure_queues(stack):
+    queues = physical_ids(stack, "AWS::SQS::Queue")
+    assert set(queues) == {merge.QUEUE, merge.DEAD_LETTERS, patch_sam.QUEUE}
+    assert set(client("sqs").list_queues()["QueueUrls"]) == set(queues.values())
+
+
+def test_the_created_stack_runs_every_function_under_its_fixed_name_with_its_own_role(stack, stage):
+    roles = physical_ids(stack, "AWS::IAM::Role")
+    assert set(roles) == set(merge.FUNCTIONS.values())
+    for function, role in merge.FUNCTIONS.items():
+        configuration = client("lambda").get_function_configuration(FunctionName=function_name(stage, function))
+        assert configuration["Role"] == client("iam").get_role(RoleName=roles[role])["Role"]["Arn"]
+
+
+def test_the_created_functions_find_the_created_tables_and_queue(stack, stage):
+    configuration = client("lambda").get_function_configuration(FunctionName=function_name(stage, "APIHandler"))
+    variables = configuration["Environment"]["Variables"]
+    for variable, (_, suffix) in tables.TABLES.items():
+        assert variables[variable] == f"privacy-desk-{stage}-{suffix}"
+    execution_queue = physical_ids(stack, "AWS::SQS::Queue")[merge.QUEUE]
+    assert variables["EXECUTION_QUEUE"] == execution_queue.rsplit("/", 1)[1]
+
+
+def test_the_created_stack_has_each_function_s_log_group_with_its_retention(stack, stage):
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {g["logGroupName"]: g.get("retentionInDays") for g in groups} == {
+        f"/aws/lambda/{function_name(stage, function)}": merge.LOG_RETENTION_DAYS for function in merge.FUNCTIONS}
+
+
+def test_the_created_stack_feeds_the_stream_and_the_queue_to_their_functions(stack, stage):
+    mappings = {m["FunctionArn"].rsplit(":", 1)[1]: m
+                for m in client("lambda").list_event_source_mappings()["EventSourceMappings"]}
+    stream, queue = function_name(stage, "OnRequestChange"), function_name(stage, "ExecutionWorker")
+    assert set(mappings) == {stream, queue}
+    requests = client("dynamodb").describe_table(TableName=f"privacy-desk-{stage}-requests")["Table"]
+    assert mappings[stream]["EventSourceArn"] == requests["LatestStreamArn"]
+    queues = physical_ids(stack, "AWS::SQS::Queue")
+    assert mappings[stream]["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(queues[patch_sam.QUEUE])
+    assert mappings[queue]["EventSourceArn"] == queue_arn(queues[merge.QUEUE])

@@ -153,8 +153,9 @@ def test_mail_is_granted_on_the_sender_s_address_only():
 def test_a_function_s_logs_go_to_its_own_log_group_only():
     statement = next(s for s in template.role_policy("execution_worker")["PolicyDocument"]["Statement"]
                      if "logs:PutLogEvents" in s["Action"])
-    assert statement["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
-                                                 "log-group:/aws/lambda/${AWS::StackName}-execution-worker:*"}]
+    assert statement["Resource"] == [{"Fn::GetAtt": ["ExecutionWorkerLogGroup", "Arn"]}]
+    group = template.merge_template()["Resources"]["ExecutionWorkerLogGroup"]["Properties"]["LogGroupName"]
+    assert group == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-execution-worker"}
 
 
 # --- the exactness check (make test runs it over the suite's recording) -------------------------------------------
