@@ -280,10 +280,12 @@ def install() -> None:
 def authorize(function: str, needs: list, operation: str, params: dict) -> None:
     policy = _state["policies"].get(function)
     for action, resource in needs:
-        _record(function, action, resource)
         if os.environ.get("IAM_RECORD_ONLY") == "1":  # `make roles` from scratch: see every call, refuse none
+            _record(function, action, resource)
             continue
-        if policy is None or not allowed(policy, action, resource, params):
+        if policy is not None and allowed(policy, action, resource, params):
+            _record(function, action, resource)  # what was refused is the failing test's to tell
+        else:
             raise ClientError({"Error": {
                 "Code": "AccessDenied" if action.startswith("s3:") else "AccessDeniedException",
                 "Message": f"{function} is not authorized to perform: {action} on resource: {resource} "
