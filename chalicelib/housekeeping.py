@@ -24,7 +24,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, emails, execution, exports, purge, recipients
+from . import actors, clock, emails, execution, exports, purge, recipients
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import PrivacyRequest
@@ -66,7 +66,7 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay. The
     # last delivery error quotes the receiver's answer, which may name the client too: it goes for every task.
     tasks = {sid: {**task, "last_error": None,
-                   **({"note": None} if (task.get("answered_by") or "").startswith(("system:", "owner:")) else {})}
+                   **({"note": None} if actors.kind(task.get("answered_by")) in (actors.SYSTEM, actors.OWNER) else {})}
              for sid, task in (item.recipients or {}).items()}
     return _update(item, SCRUB, [
         *([PrivacyRequest.recipients.set(tasks)] if tasks else []),
@@ -86,7 +86,7 @@ def _update(item: PrivacyRequest, chore: str, actions: list, event: str, /, **de
     try:
         pr.chained(item, lambda append: item.update(actions=actions + append.actions,
                                                     condition=(PrivacyRequest.chore == chore) & append.condition),
-                   event, "system", **details)
+                   event, actors.service(), **details)
     except UpdateError as exc:
         if condition_failed(exc):
             return 0  # another run did it, or the request is gone (TTL)

@@ -24,7 +24,7 @@ def entry_hash(entry: dict) -> str:
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 
-def chained(entries: list, at: str, event: str, by: str | None, /, **details) -> dict:
+def chained(entries: list, at: str, event: str, by: dict | None, /, **details) -> dict:
     """The next entry after `entries` (the stored history, oldest first)."""
     # By position, and tolerant of entries written before the chain existed: appending must never fail on an
     # old request; verify() then reports where the unchained part is.
