@@ -62,7 +62,7 @@ def sweep(item: PrivacyRequest, now: dt.datetime) -> int:
 def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     # The export is a copy of the client's data: it doesn't outlive the request's pseudonymisation.
     exports.erase_export(item)
-    pseudonym = item.email if item.email.startswith("h:") else emails.pseudonym(item.email)
+    pseudonym = item.email if item.email.startswith("h:") else _pseudonym(item)
     # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay. The
     # last delivery error quotes the receiver's answer, which may name the client too: it goes for every task.
     tasks = {sid: {**task, "last_error": None,
@@ -78,6 +78,14 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
         PrivacyRequest.chore.remove(),
         PrivacyRequest.chore_at.remove(),
     ], "pseudonymised")
+
+
+def _pseudonym(item: PrivacyRequest) -> str:
+    """The address's keyed hash: the one the record's first entry holds, when it is this address's (after a
+    token key rotation without PSEUDONYM_KEY today's hash differs, and the record would no longer match)."""
+    first = (item.history or [None])[0]
+    named = first.get("client") if isinstance(first, dict) else None
+    return named if named in pr.client_hashes(item.email) else emails.pseudonym(item.email)
 
 
 def _update(item: PrivacyRequest, chore: str, actions: list, event: str, /, **details) -> int:

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import actors, clock, config, emails, ids, languages, ratelimit, request_record, schemas, tokens
+from . import actors, clock, config, emails, ids, languages, ratelimit, request_record, schemas, signing_keys, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest, TeamSettings
@@ -57,7 +57,7 @@ class Append(NamedTuple):
 
 def genesis(team_id: str, request_id: str, request_type: str, received_at: str, address: str) -> dict:
     """The first entry, binding the record to its request; the client is named by a keyed hash only."""
-    return request_record.chained([], received_at, "received", actors.client(),
+    return request_record.chained([], signing_keys.record_key().key, received_at, "received", actors.client(),
                                   team_id=team_id, request_id=request_id, type=request_type,
                                   received_at=received_at, client=emails.pseudonym(address))
 
@@ -71,7 +71,8 @@ def record(item: PrivacyRequest, name: str, by: dict | None = None, /, **details
         # The record outlives the address (pseudonymisation rewrites no entry): whatever would carry it — a
         # member id or a system id that happens to contain it — is written with the keyed hash instead.
         by, details = json.loads(_without_address(json.dumps([by, details]), item.email))
-    entry = request_record.chained(list(item.history or []), clock.iso(clock.now()), name, by, **details)
+    entry = request_record.chained(list(item.history or []), signing_keys.record_key().key,
+                                   clock.iso(clock.now()), name, by, **details)
     if "@" in (item.email or "") and item.email in json.dumps(entry, ensure_ascii=False):
         raise ValueError(f"a history entry ({name}) must not hold the client's address")
     head = PrivacyRequest.history_head
@@ -191,14 +192,44 @@ def get_request(team_id: str, request_id: str) -> dict:
 
 
 def get_record(team_id: str, request_id: str) -> dict:
-    """The request's record (Art. 5(2), Art. 19) and whether its chain verifies up to the stored head. Read
-    consistently: a record just appended to must not look truncated."""
+    """The request's record (Art. 5(2), Art. 19) and whether it verifies: every MAC with the record keys we
+    hold, the stored head, the first entry against the request, and the request's state against what the
+    record says happened. Read consistently: a record just appended to must not look truncated."""
     require_team(team_id)
     item = get_item(team_id, request_id, consistent=True)
     entries = list(item.history or [])
-    verdict = request_record.verify(entries, item.history_head, team_id=team_id, request_id=request_id)
+    verdict = request_record.verify(entries, item.history_head, keys=signing_keys.record_key_for,
+                                    first=expected_first(item), state=record_state(item))
     return {"request_id": request_id, "team_id": team_id, "entries": entries, "head": item.history_head,
             "verifies": verdict["verifies"], "problem": verdict["problem"], "at_seq": verdict["at_seq"]}
+
+
+def expected_first(item: PrivacyRequest) -> dict:
+    """What the record's first entry must say of this request. The client: the stored keyed hash once
+    pseudonymised, else the address's hash under any key the pseudonym key may have been (see client_hashes)."""
+    client = item.email if item.email.startswith("h:") else client_hashes(item.email)
+    return {"team_id": item.team_id, "request_id": item.request_id, "type": item.type,
+            "received_at": item.received_at, "client": client}
+
+
+def client_hashes(address: str) -> frozenset:
+    """The address's keyed hash under the pseudonym key, or, when PSEUDONYM_KEY is unset (it is then the token
+    key), under every token key we hold: a request received before a rotation was hashed with the older one."""
+    if config.optional("PSEUDONYM_KEY"):
+        return frozenset({emails.pseudonym(address)})
+    return frozenset({"h:" + ids.keyed_hash(address, key) for key in signing_keys.for_kid(None)})
+
+
+def record_state(item: PrivacyRequest) -> dict:
+    """What the request item says happened, which its record must hold (request_record._check_state)."""
+    return {
+        "status": item.status, "resends": int(item.verification_sends or 1) - 1,
+        "extension_months": int(item.extension_months or 0), "alerts": len(item.alerts or []),
+        "work_done": bool(item.work_done_at), "restriction_lifted": bool(item.lifted_at),
+        "erasure_swept": bool(item.sweep), "pseudonymised": bool(item.pseudonymised_at),
+        "closed_tasks": sorted(sid for sid, task in (item.recipients or {}).items()
+                               if task.get("status") in ("completed", "not_found", "failed", "skipped")),
+    }
 
 
 # --- submission and verification (public portal) -------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib import actors, aws, cli, clock, config, emails, housekeeping, notifications, request_record
+from chalicelib import actors, aws, cli, clock, config, emails, housekeeping, notifications, request_record, signing_keys
 from chalicelib import privacy_requests as pr
 from chalicelib.errors import Conflict
 from chalicelib.models import PrivacyRequest
@@ -115,19 +115,19 @@ def test_removing_the_last_entry_makes_the_record_fail_against_its_stored_head(a
     assert "removed from its end" in record["problem"]
 
 
-def test_an_entry_rewritten_with_a_recomputed_hash_still_breaks_the_next_one(api, team):
+def test_an_entry_rewritten_with_a_recomputed_mac_still_breaks_the_next_one(api, team):
     request_id = _completed_erasure(api, team)
     entries = _record(api, team, request_id)["entries"]
     forged = dict(entries[1], by=actors.member("someone-else"))
-    forged["hash"] = request_record.entry_hash(forged)
+    forged["hash"] = request_record.entry_mac(forged, signing_keys.record_key().key)
     entries[1] = forged
-    verdict = request_record.verify(entries)
+    verdict = request_record.verify(entries, keys=signing_keys.record_key_for)
     assert verdict["verifies"] is False and verdict["at_seq"] == 2
 
 
 # --- offline, from the command line -----------------------------------------------------------------------------
 
-def test_the_cli_verifies_a_good_record_offline(api, team, capsys, tmp_path):
+def test_the_cli_verifies_a_good_record_with_the_stages_key(api, team, capsys, tmp_path):
     record = _record(api, team, _completed_erasure(api, team))
     status, out = _verify_file(capsys, tmp_path, record)
     assert status == 0 and out.startswith("verifies:")
