@@ -3,7 +3,7 @@
 GET never changes anything, because mail scanners open links. The token is bound to the request and to the
 officer it was mailed to: it stops working when it expires, when the request was handled, or when that
 person is no longer the one who may act (officer changed, member removed)."""
-from . import dossiers, execution, languages, schemas, teams, templating, tokens
+from . import actors, dossiers, execution, languages, schemas, teams, templating, tokens
 from . import privacy_requests as pr
 from .errors import BadRequest, Conflict, DomainError, Forbidden
 from .portal import link_error
@@ -52,7 +52,7 @@ def confirm(token: str, note: str | None = None, accept_language: str | None = N
             data = schemas.validate("execute", {"confirm": True, **({"note": note} if note is not None else {})})
         except BadRequest:
             return 400, _render(settings, item, error="note_invalid")
-        done = execution.run(item, officer, data)
+        done = execution.run(item, actors.member(officer), data)
     except DomainError as exc:
         return exc.status, refused(token, exc, accept_language)
     locale = languages.team_default(settings)

@@ -4,7 +4,7 @@
     python -m chalicelib.cli [--stage ...] token --team T --member M        # a built-in bearer token
     python -m chalicelib.cli [--stage ...] rotate-key                       # Secrets Manager: new current key
     python -m chalicelib.cli [--stage ...] show-request --team T --request R
-    python -m chalicelib.cli verify-record FILE                             # offline; FILE or - for stdin
+    python -m chalicelib.cli [--stage ...] verify-record [--without-key] FILE   # FILE or - for stdin
 
 `--stage` reads that stage's variables from `.chalice/config.json` (run it from the project directory);
 for dev and prod, TOKEN_SECRET and TOKEN_SECRET_ARN already in your environment win over the file (the file
@@ -91,9 +91,13 @@ def show_request(args) -> None:
 
 
 def verify_record(args) -> int:
-    """Check a request's record (the JSON GET .../record answered) offline: no AWS, no key needed."""
-    from . import request_record
+    """Check a request's record (the JSON GET .../record answered), with the stage's record keys when there are
+    some (TOKEN_SECRET_ARN: read from Secrets Manager; TOKEN_SECRET) and --without-key isn't given. Without a
+    key only the chain's shape is checked: whoever can write the table could have rebuilt that. Exit 0: it
+    verifies; 1: it doesn't; 2: its chain holds, but no key authenticated it."""
+    from . import config, request_record, signing_keys
 
+    keyed = not args.without_key and bool(config.optional("TOKEN_SECRET_ARN") or config.optional("TOKEN_SECRET"))
     try:
         text = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text(encoding="utf-8")
         data = json.loads(text)
@@ -101,13 +105,19 @@ def verify_record(args) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"not a request record: {exc}", file=sys.stderr)
         return 1
-    verdict = request_record.verify(entries, data.get("head"), team_id=data.get("team_id"),
-                                    request_id=data.get("request_id"))
-    if verdict["verifies"]:
-        print(f"verifies: {verdict['entries']} entries of request {data.get('request_id')}, head {verdict['head']}")
-        return 0
-    print(f"does NOT verify: {verdict['problem']} (at seq {verdict['at_seq']})")
-    return 1
+    verdict = request_record.verify(entries, data.get("head"), keys=signing_keys.record_key_for if keyed else None,
+                                    first={"team_id": data.get("team_id"), "request_id": data.get("request_id")})
+    if not verdict["verifies"]:
+        print(f"does NOT verify: {verdict['problem']} (at seq {verdict['at_seq']})")
+        return 1
+    if not verdict["authenticated"]:
+        print(f"NOT authenticated: the chain of {verdict['entries']} entries holds together, but without the record "
+              "key anyone who can write the requests table could have rebuilt it; run with --stage (or "
+              "TOKEN_SECRET_ARN) to check its keys")
+        return 2
+    print(f"verifies: {verdict['entries']} entries of request {data.get('request_id')}, head {verdict['head']}, "
+          "every entry keyed")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -129,9 +139,11 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--team", required=True)
     one.add_argument("--request", required=True)
     one.set_defaults(run=show_request)
-    one = commands.add_parser("verify-record", help="check a request's record (GET .../record's JSON) offline; "
-                                                    "exit 0 if it verifies, 1 if not")
+    one = commands.add_parser("verify-record", help="check a request's record (GET .../record's JSON) with the "
+                                                    "stage's record keys; exit 0 if it verifies, 1 if not, 2 if "
+                                                    "it holds together but no key checked it")
     one.add_argument("file", help="the JSON file, or - for stdin")
+    one.add_argument("--without-key", action="store_true", help="check only the chain's shape (no key, no AWS)")
     one.set_defaults(run=verify_record)
     return top
 

@@ -25,7 +25,7 @@ import time
 
 from pynamodb.exceptions import UpdateError
 
-from . import aws, clock, config, dossiers, exports, notifications, purge, recipients, schemas, teams
+from . import actors, aws, clock, config, dossiers, exports, notifications, purge, recipients, schemas, teams
 from . import privacy_requests as pr
 from .awsfaults import is_transient
 from .db import condition_failed
@@ -69,10 +69,10 @@ def execute(team_id: str, request_id: str, actor, body) -> dict:
     data = pr.require_confirm(body)
     require_executor(team_id, actor)
     item = pr.get_item(team_id, request_id, consistent=True)
-    return run(item, actor.member_id, data)
+    return run(item, actors.member(actor.member_id), data)
 
 
-def run(item, actor_id: str, data: dict) -> dict:
+def run(item, actor: dict, data: dict) -> dict:
     """Claim the request and queue its work; returns the request as it now is (in_progress)."""
     runner = RUNNERS.get(item.type)
     if runner is None:
@@ -82,7 +82,7 @@ def run(item, actor_id: str, data: dict) -> dict:
              PrivacyRequest.lease_until.remove()]
     if runner.keeps_note:
         extra.append(PrivacyRequest.note.set(data["note"].strip()))
-    pr.start(item, actor_id, extra)
+    pr.start(item, actor, extra)
     enqueue(item.team_id, item.request_id)
     return pr.view(item)
 
@@ -267,7 +267,7 @@ def after_verification(item) -> dict | None:
     """A verified consent withdrawal takes effect at once; other requests wait for the officer."""
     if item.type == pr.CONSENT_WITHDRAWAL and item.status in pr.EXECUTABLE:  # failed: the link retries it
         try:
-            return run(item, "client", {"confirm": True})
+            return run(item, actors.client(), {"confirm": True})
         except Conflict:
             return None  # another click already ran it
     return None
@@ -293,7 +293,7 @@ def lift_restriction(team_id: str, request_id: str, actor, body) -> dict:
         pr.chained(item, lambda append: item.update(
             actions=[PrivacyRequest.lifted_at.set(clock.iso(clock.now())), *append.actions],
             condition=PrivacyRequest.lifted_at.does_not_exist() & append.condition),
-            "restriction_lifted", actor.member_id)
+            "restriction_lifted", actors.member(actor.member_id))
     except UpdateError as exc:
         if condition_failed(exc):
             raise Conflict("this restriction was already lifted") from None

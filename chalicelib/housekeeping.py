@@ -24,7 +24,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, emails, execution, exports, purge, recipients
+from . import actors, clock, emails, execution, exports, purge, recipients
 from . import privacy_requests as pr
 from .db import condition_failed
 from .models import PrivacyRequest
@@ -62,11 +62,11 @@ def sweep(item: PrivacyRequest, now: dt.datetime) -> int:
 def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     # The export is a copy of the client's data: it doesn't outlive the request's pseudonymisation.
     exports.erase_export(item)
-    pseudonym = item.email if item.email.startswith("h:") else emails.pseudonym(item.email)
+    pseudonym = item.email if item.email.startswith("h:") else _pseudonym(item)
     # A connected system's or owner's note may name the client: only the team's own reasons (skips) stay. The
     # last delivery error quotes the receiver's answer, which may name the client too: it goes for every task.
     tasks = {sid: {**task, "last_error": None,
-                   **({"note": None} if (task.get("answered_by") or "").startswith(("system:", "owner:")) else {})}
+                   **({"note": None} if actors.kind(task.get("answered_by")) in (actors.SYSTEM, actors.OWNER) else {})}
              for sid, task in (item.recipients or {}).items()}
     return _update(item, SCRUB, [
         *([PrivacyRequest.recipients.set(tasks)] if tasks else []),
@@ -80,13 +80,21 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
     ], "pseudonymised")
 
 
+def _pseudonym(item: PrivacyRequest) -> str:
+    """The address's keyed hash: the one the record's first entry holds, when it is this address's (after a
+    token key rotation without PSEUDONYM_KEY today's hash differs, and the record would no longer match)."""
+    first = (item.history or [None])[0]
+    named = first.get("client") if isinstance(first, dict) else None
+    return named if named in pr.client_hashes(item.email) else emails.pseudonym(item.email)
+
+
 def _update(item: PrivacyRequest, chore: str, actions: list, event: str, /, **details) -> int:
     """The chore's changes and its history entry. Entries never hold the address, so pseudonymising rewrites
     none of them and the record still verifies."""
     try:
         pr.chained(item, lambda append: item.update(actions=actions + append.actions,
                                                     condition=(PrivacyRequest.chore == chore) & append.condition),
-                   event, "system", **details)
+                   event, actors.service(), **details)
     except UpdateError as exc:
         if condition_failed(exc):
             return 0  # another run did it, or the request is gone (TTL)

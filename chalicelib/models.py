@@ -8,6 +8,7 @@ Keys are chosen so every read the product needs is a GetItem or a Query:
 - the other applications a team tells about requests (Art. 19) hang under their team too (systems).
 """
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -16,10 +17,30 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.constants import MAP, NULL, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from . import config
+from . import actors, config
+
+
+class ActorAttribute(Attribute):
+    """Who acted (actors.py), stored as a map {kind, id}. Items written before actors were typed hold a string:
+    it is read by the rule it was written with."""
+
+    attr_type = MAP
+
+    def serialize(self, value):
+        actor = actors.check_new(value)
+        return {"kind": {STRING: actor["kind"]}, "id": {STRING: actor["id"]} if actor["id"] is not None else {NULL: True}}
+
+    def get_value(self, value):
+        return value[STRING] if STRING in value else super().get_value(value)
+
+    def deserialize(self, value):
+        if isinstance(value, str):
+            return actors.read(value)
+        return {"kind": value["kind"][STRING], "id": value.get("id", {}).get(STRING)}
 
 
 class _Meta:
@@ -195,7 +216,7 @@ class PrivacyRequest(Model):
     verification_sent_at = ListAttribute(null=True)
     started_at = UnicodeAttribute(null=True)
     completed_at = UnicodeAttribute(null=True)
-    executed_by = UnicodeAttribute(null=True)
+    executed_by = ActorAttribute(null=True)
     result = JSONAttribute(null=True)
     progress = JSONAttribute(null=True)
     # While a worker slice runs: the time until which it holds the request (see execution.work).
@@ -208,7 +229,7 @@ class PrivacyRequest(Model):
     lock_key = UnicodeAttribute(null=True)
     open_due = UnicodeAttribute(null=True)
     lifted_at = UnicodeAttribute(null=True)
-    cancelled_by = UnicodeAttribute(null=True)
+    cancelled_by = ActorAttribute(null=True)
     export_erased_at = UnicodeAttribute(null=True)
     # Accountability (Art. 5(2)): what happened to the request, when and by whom — appended, never rewritten.
     # Its entries form a hash chain (request_record.py); `history_head` is the last entry's hash, and every

@@ -22,7 +22,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import clock, config, dossiers, exports, languages, mailer, systems, templating, teams, tokens
+from . import actors, clock, config, dossiers, exports, languages, mailer, systems, templating, teams, tokens
 from . import recipients as art19
 from . import privacy_requests as pr
 from .awsfaults import is_transient
@@ -200,7 +200,7 @@ def _record_failure(item: PrivacyRequest | None, name: str, recipient: str, reas
         pr.chained(item, lambda append: item.update(
             actions=[PrivacyRequest.alerts.set((PrivacyRequest.alerts | []).append([alert])), *append.actions],
             condition=PrivacyRequest.request_id.exists() & append.condition),
-            "email_failed", "system", email=name, recipient=recipient)
+            "email_failed", actors.service(), email=name, recipient=recipient)
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
@@ -218,7 +218,7 @@ def record_notice(item: PrivacyRequest, name: str) -> None:
     for _ in range(pr.APPEND_ATTEMPTS):
         if any(e.get("event") == "notice_sent" and e.get("email") == name for e in item.history or []):
             return
-        append = pr.record(item, "notice_sent", "system", email=name, recipient="client")
+        append = pr.record(item, "notice_sent", actors.service(), email=name, recipient="client")
         try:
             item.update(actions=append.actions, condition=PrivacyRequest.request_id.exists() & append.condition)
             return

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, config, emails, ids, languages, ratelimit, request_record, schemas, tokens
+from . import actors, clock, config, emails, ids, languages, ratelimit, request_record, schemas, signing_keys, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest, TeamSettings
@@ -57,18 +57,22 @@ class Append(NamedTuple):
 
 def genesis(team_id: str, request_id: str, request_type: str, received_at: str, address: str) -> dict:
     """The first entry, binding the record to its request; the client is named by a keyed hash only."""
-    return request_record.chained([], received_at, "received", "client", team_id=team_id, request_id=request_id,
-                                  type=request_type, received_at=received_at, client=emails.pseudonym(address))
+    return request_record.chained([], signing_keys.record_key().key, received_at, "received", actors.client(),
+                                  team_id=team_id, request_id=request_id, type=request_type,
+                                  received_at=received_at, client=emails.pseudonym(address))
 
 
-def record(item: PrivacyRequest, name: str, by: str | None = None, /, **details) -> Append:
-    """Append an entry after the history of `item` (as read). Callers whose condition may still hold when only
-    the head moved use `chained`, which retries; others get the head condition's failure like their own."""
+def record(item: PrivacyRequest, name: str, by: dict | None = None, /, **details) -> Append:
+    """Append an entry after the history of `item` (as read), by the typed actor `by`. Callers whose condition
+    may still hold when only the head moved use `chained`, which retries; others get the head condition's
+    failure like their own."""
+    actors.check_new(by)
     if "@" in (item.email or ""):
         # The record outlives the address (pseudonymisation rewrites no entry): whatever would carry it — a
         # member id or a system id that happens to contain it — is written with the keyed hash instead.
-        by, details = _without_address(by, item.email), json.loads(_without_address(json.dumps(details), item.email))
-    entry = request_record.chained(list(item.history or []), clock.iso(clock.now()), name, by, **details)
+        by, details = json.loads(_without_address(json.dumps([by, details]), item.email))
+    entry = request_record.chained(list(item.history or []), signing_keys.record_key().key,
+                                   clock.iso(clock.now()), name, by, **details)
     if "@" in (item.email or "") and item.email in json.dumps(entry, ensure_ascii=False):
         raise ValueError(f"a history entry ({name}) must not hold the client's address")
     head = PrivacyRequest.history_head
@@ -83,7 +87,7 @@ def _without_address(text: str | None, address: str) -> str | None:
     return text.replace(address, emails.pseudonym(address))
 
 
-def chained(item: PrivacyRequest, write: Callable[[Append], T], name: str, by: str | None = None, /,
+def chained(item: PrivacyRequest, write: Callable[[Append], T], name: str, by: dict | None = None, /,
             **details) -> T:
     """`write(append)` makes the caller's conditional write with the entry added. Callers read the item before
     writing, so an entry appended meanwhile (an email alert from the stream, a notice) fails the head
@@ -131,7 +135,7 @@ def view(r: PrivacyRequest) -> dict:
         "verified_at": r.verified_at,
         "started_at": r.started_at,
         "completed_at": r.completed_at,
-        "executed_by": r.executed_by,
+        "executed_by": r.executed_by,  # typed (ActorAttribute), older strings read by their rule
         "result": r.result,
         "progress": r.progress,
         "failure_reason": r.failure_reason,
@@ -155,7 +159,8 @@ RECIPIENT_FIELDS = ("system_id", "name", "kind", "status", "attempts", "last_err
 def recipient_tasks(r: PrivacyRequest) -> list[dict]:
     """Art. 19: one entry per connected system told of this request (see recipients.py), by name."""
     tasks = sorted((r.recipients or {}).values(), key=lambda task: (task["name"], task["system_id"]))
-    return [{key: task.get(key) for key in RECIPIENT_FIELDS} for task in tasks]
+    return [{key: actors.read(task.get(key)) if key == "answered_by" else task.get(key) for key in RECIPIENT_FIELDS}
+            for task in tasks]
 
 
 def effective_status(r: PrivacyRequest) -> str:
@@ -187,14 +192,44 @@ def get_request(team_id: str, request_id: str) -> dict:
 
 
 def get_record(team_id: str, request_id: str) -> dict:
-    """The request's record (Art. 5(2), Art. 19) and whether its chain verifies up to the stored head. Read
-    consistently: a record just appended to must not look truncated."""
+    """The request's record (Art. 5(2), Art. 19) and whether it verifies: every MAC with the record keys we
+    hold, the stored head, the first entry against the request, and the request's state against what the
+    record says happened. Read consistently: a record just appended to must not look truncated."""
     require_team(team_id)
     item = get_item(team_id, request_id, consistent=True)
     entries = list(item.history or [])
-    verdict = request_record.verify(entries, item.history_head, team_id=team_id, request_id=request_id)
+    verdict = request_record.verify(entries, item.history_head, keys=signing_keys.record_key_for,
+                                    first=expected_first(item), state=record_state(item))
     return {"request_id": request_id, "team_id": team_id, "entries": entries, "head": item.history_head,
             "verifies": verdict["verifies"], "problem": verdict["problem"], "at_seq": verdict["at_seq"]}
+
+
+def expected_first(item: PrivacyRequest) -> dict:
+    """What the record's first entry must say of this request. The client: the stored keyed hash once
+    pseudonymised, else the address's hash under any key the pseudonym key may have been (see client_hashes)."""
+    client = item.email if item.email.startswith("h:") else client_hashes(item.email)
+    return {"team_id": item.team_id, "request_id": item.request_id, "type": item.type,
+            "received_at": item.received_at, "client": client}
+
+
+def client_hashes(address: str) -> frozenset:
+    """The address's keyed hash under the pseudonym key, or, when PSEUDONYM_KEY is unset (it is then the token
+    key), under every token key we hold: a request received before a rotation was hashed with the older one."""
+    if config.optional("PSEUDONYM_KEY"):
+        return frozenset({emails.pseudonym(address)})
+    return frozenset({"h:" + ids.keyed_hash(address, key) for key in signing_keys.for_kid(None)})
+
+
+def record_state(item: PrivacyRequest) -> dict:
+    """What the request item says happened, which its record must hold (request_record._check_state)."""
+    return {
+        "status": item.status, "resends": int(item.verification_sends or 1) - 1,
+        "extension_months": int(item.extension_months or 0), "alerts": len(item.alerts or []),
+        "work_done": bool(item.work_done_at), "restriction_lifted": bool(item.lifted_at),
+        "erasure_swept": bool(item.sweep), "pseudonymised": bool(item.pseudonymised_at),
+        "closed_tasks": sorted(sid for sid, task in (item.recipients or {}).items()
+                               if task.get("status") in ("completed", "not_found", "failed", "skipped")),
+    }
 
 
 # --- submission and verification (public portal) -------------------------------------------------------------
@@ -322,7 +357,7 @@ def _bump_verification(item: PrivacyRequest, now) -> None:
                       condition=Marker.value == item.request_id)
 
     try:
-        chained(item, write, "verification_resent", "client")
+        chained(item, write, "verification_resent", actors.client())
     except TransactWriteError as exc:
         if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
             raise
@@ -362,7 +397,7 @@ def verify(token: str) -> PrivacyRequest:
                       condition=Marker.value == item.request_id)
 
     try:
-        chained(item, write, "verified", "client")
+        chained(item, write, "verified", actors.client())
     except TransactWriteError as exc:
         if not (cancelled_by_condition(exc) or transaction_conflict(exc)):
             raise
@@ -426,7 +461,7 @@ def _and(left, right):
 
 # --- transitions used by execution ---------------------------------------------------------------------------
 
-def start(item: PrivacyRequest, actor: str, extra: list | None = None) -> PrivacyRequest:
+def start(item: PrivacyRequest, actor: dict, extra: list | None = None) -> PrivacyRequest:
     """pending|failed → in_progress, exactly once however many clicks race for it. An in_progress request is
     never claimed again by a click: its worker carries on, and a dead worker is replaced automatically."""
     now = clock.now()
@@ -482,7 +517,7 @@ def chore_on_close(item: PrivacyRequest, status: str, now: dt.datetime) -> list:
     return [PrivacyRequest.chore.set(SCRUB), PrivacyRequest.chore_at.set(clock.iso(now + retention()))]
 
 
-def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: str | None = None,
+def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: dict | None = None,
           **fields) -> PrivacyRequest:
     """Move an open request to a final status and release its lock, in one transaction."""
     now = clock.now()
@@ -527,7 +562,7 @@ def public_view(data: dict) -> dict:
 
 # --- the clock: extend, deny, cancel (Art. 12) -----------------------------------------------------------------
 
-def extend(team_id: str, request_id: str, body, by: str | None = None) -> dict:
+def extend(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
     """Art. 12(3): up to two further months, decided and explained before the first month runs out."""
     data = schemas.validate("extend", body)
     require_team(team_id)
@@ -561,7 +596,7 @@ def extend(team_id: str, request_id: str, body, by: str | None = None) -> dict:
     return view(item)
 
 
-def deny(team_id: str, request_id: str, body, by: str | None = None) -> dict:
+def deny(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
     """Art. 12(4): refuse with reasons; the client's email tells them they may complain and go to court."""
     data = schemas.validate("deny", body)
     require_team(team_id)
@@ -575,7 +610,8 @@ def cancel(token: str, request_id: str) -> dict:
     if claims.get("req") != request_id:
         raise tokens.TokenError("this link belongs to another request", "invalid")
     item = get_item(claims["team"], request_id, consistent=True)
-    return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, by="client", cancelled_by="client"))
+    return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, by=actors.client(),
+                      cancelled_by=actors.client()))
 
 
 def status_for_client(token: str, request_id: str) -> tuple[dict, bool]:

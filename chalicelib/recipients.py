@@ -23,7 +23,7 @@ import logging
 
 from pynamodb.exceptions import UpdateError
 
-from . import aws, clock, config, emails, schemas, systems, text, tokens
+from . import actors, aws, clock, config, emails, schemas, systems, text, tokens
 from . import privacy_requests as pr
 from .db import condition_failed
 from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
@@ -51,8 +51,14 @@ def schedule() -> list[float]:
 
 
 def informed(task: dict) -> bool:
-    """A recipient that was told: its event was accepted, or it (or its owner) answered."""
-    return bool(task.get("delivered_at")) or (task.get("answered_by") or "").startswith(("system:", "owner:"))
+    """A recipient that was told (what the client's notice names): its webhook accepted the event (a 2xx the
+    module saw itself), or the system or its owner answered the task. A skip is the team's word, not the
+    system's: a task skipped before any delivery was not told, whoever skipped it."""
+    if task.get("delivered_at"):
+        return True
+    answered = actors.read(task.get("answered_by"))
+    return task.get("status") in ANSWERS and answered is not None \
+        and answered["kind"] in (actors.SYSTEM, actors.OWNER) and answered["id"] == task.get("system_id")
 
 
 def open_tasks(item: PrivacyRequest) -> list[dict]:
@@ -168,7 +174,7 @@ def settle(item: PrivacyRequest) -> PrivacyRequest | None:
     if any(task["status"] not in FINAL for task in (item.recipients or {}).values()):
         return None
     try:
-        return pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, by="system")
+        return pr.close(item, pr.COMPLETED, {pr.IN_PROGRESS}, by=actors.service())
     except Conflict:
         return None  # closed by a concurrent answer
 
@@ -264,19 +270,19 @@ def _record_attempt(item: PrivacyRequest, system, attempt: int, status: int | No
         if error is None:
             task.update(delivered_at=clock.iso(now), last_error=None)
             if system.completion == "2xx":
-                task.update(status=COMPLETED, answered_at=clock.iso(now), answered_by=f"system:{system_id}")
+                task.update(status=COMPLETED, answered_at=clock.iso(now), answered_by=actors.system(system_id))
                 outcome["result"] = "completed"
-                return ("recipient_answered", f"system:{system_id}", {"system": system_id, "status": COMPLETED,
-                                                                       "via": "2xx"})
+                return ("recipient_answered", actors.system(system_id), {"system": system_id, "status": COMPLETED,
+                                                                         "via": "2xx"})
             task["status"] = DELIVERED
             outcome["result"] = "delivered"
-            return ("recipient_delivered", "system", {"system": system_id, "attempts": attempt})
+            return ("recipient_delivered", actors.service(), {"system": system_id, "attempts": attempt})
         task["last_error"] = error
         if status == 410:
-            task.update(status=FAILED, answered_at=clock.iso(now), answered_by="system",
+            task.update(status=FAILED, answered_at=clock.iso(now), answered_by=actors.service(),
                         note="the receiver answered 410 Gone: the system was disabled")
             outcome["result"] = "gone"
-            return ("recipient_failed", "system", {"system": system_id, "reason": "410 Gone; system disabled"})
+            return ("recipient_failed", actors.service(), {"system": system_id, "reason": "410 Gone; system disabled"})
         if attempt <= len(delays):
             wait = delays[attempt - 1]
             task["next_attempt_at"] = clock.iso(now + dt.timedelta(seconds=wait))
@@ -284,7 +290,7 @@ def _record_attempt(item: PrivacyRequest, system, attempt: int, status: int | No
             return ()
         task.update(gave_up_at=clock.iso(now), next_attempt_at=None)
         outcome["result"] = "gave up"
-        return ("recipient_gave_up", "system", {"system": system_id, "attempts": attempt})
+        return ("recipient_gave_up", actors.service(), {"system": system_id, "attempts": attempt})
 
     written = change(item, apply)
     if written is None:
@@ -303,7 +309,9 @@ def system_gone(system, task: dict) -> bool:
 
 
 def _skip_for_system(item: PrivacyRequest, system_id: str, generation: str | None, reason: str,
-                     by: str = "system") -> PrivacyRequest | None:
+                     by: dict | None = None) -> PrivacyRequest | None:
+    by = by or actors.service()
+
     def apply(tasks, _item):
         task = tasks.get(system_id)
         if task is None or task["status"] in FINAL or (generation and task["generation"] != generation):
@@ -321,7 +329,7 @@ def _skip_for_system(item: PrivacyRequest, system_id: str, generation: str | Non
 
 # --- answers: the receiver's callback, the owner's page, the officer's skip --------------------------------------
 
-def _answer(item: PrivacyRequest, system_id: str, generation: str, status: str, by: str,
+def _answer(item: PrivacyRequest, system_id: str, generation: str, status: str, by: dict,
             note: str | None) -> PrivacyRequest:
     refused = {}
 
@@ -358,7 +366,8 @@ def callback(token: str, body) -> dict:
     data = schemas.validate("recipient_answer", body)
     item = pr.get_item(str(claims["team"]), str(claims["req"]), consistent=True)
     note = (data.get("note") or "").strip() or None
-    written = _answer(item, str(claims["sys"]), str(claims["gen"]), data["status"], f"system:{claims['sys']}", note)
+    written = _answer(item, str(claims["sys"]), str(claims["gen"]), data["status"], actors.system(str(claims["sys"])),
+                      note)
     return {"request_id": item.request_id, "system_id": claims["sys"], "status": data["status"],
             "request_status": written.status}
 
@@ -375,7 +384,7 @@ def skip(team_id: str, request_id: str, system_id: str, actor, body) -> dict:
         raise NotFound(f"request {request_id} has no task for system {system_id}")
     if task["status"] in FINAL:
         raise Conflict(f"the task of system {system_id} was already answered: {task['status']}", status=task["status"])
-    written = _skip_for_system(item, system_id, None, data["reason"].strip(), by=actor.member_id)
+    written = _skip_for_system(item, system_id, None, data["reason"].strip(), by=actors.member(actor.member_id))
     if written is None:
         raise Conflict(f"the task of system {system_id} changed meanwhile; look again")
     return pr.view(written)
@@ -399,7 +408,7 @@ def retry(team_id: str, request_id: str, system_id: str, actor) -> dict:
         if current is None or current["status"] != PENDING or not current.get("gave_up_at"):
             return None
         current.update(gave_up_at=None, attempts=0, next_attempt_at=clock.iso(clock.now()))
-        return ("recipient_retried", actor.member_id, {"system": system_id})
+        return ("recipient_retried", actors.member(actor.member_id), {"system": system_id})
 
     written = change(item, apply)
     if written is None:
@@ -449,7 +458,7 @@ def answer_task(item: PrivacyRequest, task: dict, action: str | None, reason: st
         if len(reason) > 2000:
             raise BadRequest("the reason is longer than 2000 characters", field="reason")
         text.check_multiline(reason, "reason")
-    return _answer(item, task["system_id"], task["generation"], status, f"owner:{task['system_id']}", reason)
+    return _answer(item, task["system_id"], task["generation"], status, actors.owner(task["system_id"]), reason)
 
 
 # --- housekeeping: retries that are due, reminders, deleted systems -------------------------------------------------
@@ -507,7 +516,7 @@ def _touch(item: PrivacyRequest, now: dt.datetime) -> None:
             raise
 
 
-def remove_system(team_id: str, system_id: str, by: str) -> dict:
+def remove_system(team_id: str, system_id: str, by: dict) -> dict:
     """DELETE of a connected system: it is gone at once, and its open tasks are skipped, visibly (a run of
     housekeeping skips any this misses)."""
     system = systems.get(team_id, system_id)
@@ -516,7 +525,7 @@ def remove_system(team_id: str, system_id: str, by: str) -> dict:
     return removed
 
 
-def system_deleted(team_id: str, system_id: str, generation: str | None, by: str, limit: int = 500) -> int:
+def system_deleted(team_id: str, system_id: str, generation: str | None, by: dict, limit: int = 500) -> int:
     """A system deleted while tasks are open: those tasks are skipped, visibly, and their requests may close."""
     count = 0
     for item in PrivacyRequest.by_status.query(f"{team_id}#{pr.IN_PROGRESS}", limit=limit):

@@ -2,7 +2,7 @@
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, emails, ids, schemas, tokens
+from . import actors, clock, emails, ids, schemas, tokens
 from .db import cancellation_codes, cancelled_by_condition, condition_failed, connection, transaction_conflict
 from .errors import Conflict, NotFound
 from .models import Member, TeamSettings
@@ -22,7 +22,7 @@ def member_view(member: Member) -> dict:
 
 def create_team(team_name: str, admin_email: str, admin_name: str) -> tuple[str, str]:
     """A new team with its first admin, written together (no team without an admin)."""
-    team_id, member_id = ids.new_id("t_"), ids.new_id("m_")
+    team_id, member_id = ids.new_id("t_"), actors.check_member_id(ids.new_id("m_"))
     stamp = clock.iso(clock.now())
     settings = TeamSettings(team_id, team_name=team_name, created_at=stamp, admin_count=1)
     admin = Member(team_id, member_id, email=emails.normalise(admin_email), name=admin_name, role="admin",
@@ -100,6 +100,8 @@ def upsert_member(team_id: str, member_id: str, body) -> tuple[dict, bool]:
     _ensure_admin_count(settings)
     stamp = clock.iso(clock.now())
     existing = get_member(team_id, member_id)
+    if existing is None:  # members created before the rule keep their id (and act as typed members)
+        actors.check_member_id(member_id)
     member = Member(team_id, member_id, email=address, name=data["name"], role=data["role"],
                     created_at=existing.created_at if existing else stamp, updated_at=stamp,
                     generation=existing.generation if existing and existing.generation else ids.new_id("g_"))

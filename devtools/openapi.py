@@ -62,6 +62,8 @@ def _nullable(kind, **extra):
 
 STR, INT, BOOL, OBJ = _s("string"), _s("integer"), _s("boolean"), _s("object")
 NSTR, NOBJ = _nullable("string"), _nullable("object")
+ACTOR = {"$ref": "#/components/schemas/Actor"}
+NACTOR = {"anyOf": [ACTOR, {"type": "null"}]}
 
 
 def _object(properties: dict, required: list | None = None) -> dict:
@@ -129,7 +131,7 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "accept_language": NSTR,
             "received_at": STR, "due_at": STR, "original_due_at": STR, "extension_months": INT,
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
-            "executed_by": NSTR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
+            "executed_by": NACTOR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
             "denial_reason": NSTR, "lifted_at": NSTR, "overdue": BOOL,
             "history": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
             "alerts": {"type": "array", "description": "What the team must see: an email that can't be sent, "
@@ -146,22 +148,32 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "status": {"type": "string", "enum": ["pending", "delivered", "completed", "not_found", "failed",
                                                   "skipped"]},
             "attempts": INT, "last_error": NSTR, "next_attempt_at": NSTR, "delivered_at": NSTR,
-            "answered_at": NSTR, "answered_by": {**NSTR, "description": "system:<id> (its callback or 2xx), "
-                                                 "owner:<id> (a manual system's owner), a member id (skipped), "
-                                                 "or system (the module: 410, deleted system)."},
+            "answered_at": NSTR, "answered_by": {**NACTOR, "description": "kind system (its callback or 2xx), "
+                                                   "owner (a manual system's owner), member (skipped), or service "
+                                                   "(the module: 410, deleted system)."},
             "note": NSTR, "gave_up_at": NSTR, "reminders_sent": _nullable("integer"),
         }),
         "CallbackAnswer": _object({"request_id": STR, "system_id": STR,
                                    "status": {"type": "string", "enum": ["completed", "not_found", "failed"]},
                                    "request_status": STR}),
+        "Actor": {
+            "type": "object", "required": ["kind", "id"],
+            "description": "Who acted: a team member (id: member id), the client, a connected system or a manual "
+                           "system's owner (id: system id), or the module itself (service).",
+            "properties": {"kind": {"type": "string", "enum": ["member", "client", "system", "owner", "service"]},
+                           "id": NSTR},
+        },
         "RecordEntry": {
             "type": "object", "required": ["seq", "at", "event", "by", "prev", "hash"],
-            "description": "One event of a request, chained: `hash` is sha256 over the entry's canonical JSON "
-                           "(keys sorted, no whitespace, UTF-8) without `hash`; `prev` is the entry before's hash "
-                           "(64 zeros for the first). Other fields are the event's details; the first entry "
+            "description": "One event of a request, chained: `hash` is HMAC-SHA256, keyed with the record key "
+                           "`kid` names (kept in Secrets Manager, never in the table), over the entry's canonical "
+                           "JSON (keys sorted, no whitespace, UTF-8) without `hash`; `prev` is the entry before's "
+                           "hash (64 zeros for the first). Other fields are the event's details; the first entry "
                            "(received) holds team_id, request_id, type, received_at and `client`, a keyed hash "
-                           "of the client's address.",
-            "properties": {"seq": INT, "at": STR, "event": STR, "by": NSTR, "prev": STR, "hash": STR},
+                           "of the client's address. Entries written before records were keyed have no `kid`, a "
+                           "plain sha256 `hash` and `by` as a string.",
+            "properties": {"seq": INT, "at": STR, "event": STR, "by": {"anyOf": [ACTOR, NSTR]}, "prev": STR,
+                           "kid": STR, "hash": STR},
         },
         "RequestRecord": _object({
             "request_id": STR, "team_id": STR,
@@ -290,7 +302,10 @@ def _status_query(statuses: list[str]) -> dict:
 OPERATIONS = {
     ("PUT", "/teams/{team_id}/members/{member_id}"): Op(
         "Add or update a team member (admin)", {200: "Member", 201: "Member"}, WRITE, body="member_put",
-        bearer=True),
+        bearer=True,
+        description="A new member's id must not read as another kind of actor: one containing `:`, or equal "
+                    "(in any case) to client, system, service, owner, member, module, officer, admin, anonymous "
+                    "or nobody, is a 400 naming `member_id`."),
     ("DELETE", "/teams/{team_id}/members/{member_id}"): Op(
         "Remove a team member (admin); their tokens stop working at once", {200: "MemberDeleted"},
         ADMIN + (409,), bearer=True),
@@ -326,11 +341,13 @@ OPERATIONS = {
     ("GET", "/teams/{team_id}/privacy/requests/{request_id}"): Op(
         "One privacy request", {200: "PrivacyRequest"}, ADMIN, bearer=True),
     ("GET", "/teams/{team_id}/privacy/requests/{request_id}/record"): Op(
-        "The request's record (Art. 5(2), Art. 19): its history as a hash chain, and whether it verifies",
+        "The request's record (Art. 5(2), Art. 19): its history as a keyed hash chain, and whether it verifies",
         {200: "RequestRecord"}, ADMIN, bearer=True,
-        description="`verifies` is false when an entry was edited, removed or reordered, or entries are missing "
-                    "after the stored head; `problem` says what and `at_seq` where. "
-                    "`python -m chalicelib.cli verify-record FILE` checks this answer offline."),
+        description="`verifies` is false when an entry was edited, removed, reordered or forged (its MAC), "
+                    "entries are missing after the stored head, the first entry is not this request's (team, "
+                    "id, type, received_at, client), the request says more happened than the record holds, or "
+                    "entries were written before records were keyed; `problem` says what and `at_seq` where. "
+                    "`python -m chalicelib.cli verify-record FILE` checks this answer with the stage's keys."),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/execute"): Op(
         "Execute a verified request (admin or privacy officer): claimed and queued, answered at once with "
         "status in_progress; a worker carries it out and the client is told when it is completed",

@@ -153,7 +153,8 @@ def test_the_readmes_receiver_verifies_the_event_and_completes_the_task_by_callb
 
         view = wait_until(completed, "completion through the README receiver's callback")
         [task] = view["recipients"]
-        assert (task["status"], task["answered_by"], task["note"]) == ("completed", "system:readme", "erased in the CRM")
+        assert (task["status"], task["answered_by"], task["note"]) == (
+            "completed", {"kind": "system", "id": "readme"}, "erased in the CRM")
     finally:
         process.kill()
         process.wait()

@@ -75,7 +75,7 @@ def test_execute_with_confirm_completes_the_request_with_its_result(api, team):
     assert stored["status"] == "completed"
     assert stored["result"] == {"dossiers_deleted": 1, "documents_deleted": 1, "exports_deleted": 0}
     assert stored["completed_at"]
-    assert stored["executed_by"] == team.admin_id
+    assert stored["executed_by"] == {"kind": "member", "id": team.admin_id}
 
 
 @pytest.mark.parametrize("body", [{}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1}])
@@ -131,7 +131,7 @@ def test_the_privacy_officer_with_member_role_may_execute(api, team):
     officer = api.add_member(team, "dpo", "dpo@team.example", role="member")
     api.patch(settings_path(team), {"privacy_officer_id": "dpo"}, token=team.token)
     request_id = api.verified_request(team, "alice@client.example")
-    assert api.executed(team, request_id, token=officer)["executed_by"] == "dpo"
+    assert api.executed(team, request_id, token=officer)["executed_by"] == {"kind": "member", "id": "dpo"}
 
 
 def test_an_admin_may_execute_even_when_an_officer_is_set(api, team):

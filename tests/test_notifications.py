@@ -179,7 +179,7 @@ def test_action_link_post_executes_the_request(api, team):
     assert answer.status_code == 202, answer.body
     request = api.request_view(team, request_id)
     assert request["status"] == "completed"
-    assert request["executed_by"] == "dpo"
+    assert request["executed_by"] == {"kind": "member", "id": "dpo"}
     assert api.get(f"/teams/{team.id}/dossiers/{dossier['dossier_id']}", token=team.token).status_code == 404
 
 

@@ -82,7 +82,7 @@ def test_a_callback_completes_the_request_and_the_client_is_told_who_was_informe
     api.pump()
     view = api.request_view(team, request_id)
     assert view["status"] == "completed"
-    assert task(api, team, request_id, "crm")["answered_by"] == "system:crm"
+    assert task(api, team, request_id, "crm")["answered_by"] == {"kind": "system", "id": "crm"}
     notice = api.mail_to(CLIENT)[-1]
     assert "Acme CRM" in notice["text"] and "Acme CRM" in notice["html"]
 
@@ -262,7 +262,7 @@ def test_the_owner_marks_the_task_done_and_the_request_completes(api, team):
     assert form(api, owner_link(api), action="done").status_code == 200
     api.pump()
     done = task(api, team, request_id, "paper")
-    assert (done["status"], done["answered_by"]) == ("completed", "owner:paper")
+    assert (done["status"], done["answered_by"]) == ("completed", {"kind": "owner", "id": "paper"})
     assert api.request_view(team, request_id)["status"] == "completed"
     assert "Paper archive" in api.mail_to(CLIENT)[-1]["text"]
 

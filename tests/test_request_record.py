@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib import aws, cli, clock, config, emails, housekeeping, notifications, request_record
+from chalicelib import actors, aws, cli, clock, config, emails, housekeeping, notifications, request_record, signing_keys
 from chalicelib import privacy_requests as pr
 from chalicelib.errors import Conflict
 from chalicelib.models import PrivacyRequest
@@ -115,19 +115,19 @@ def test_removing_the_last_entry_makes_the_record_fail_against_its_stored_head(a
     assert "removed from its end" in record["problem"]
 
 
-def test_an_entry_rewritten_with_a_recomputed_hash_still_breaks_the_next_one(api, team):
+def test_an_entry_rewritten_with_a_recomputed_mac_still_breaks_the_next_one(api, team):
     request_id = _completed_erasure(api, team)
     entries = _record(api, team, request_id)["entries"]
-    forged = dict(entries[1], by="someone-else")
-    forged["hash"] = request_record.entry_hash(forged)
+    forged = dict(entries[1], by=actors.member("someone-else"))
+    forged["hash"] = request_record.entry_mac(forged, signing_keys.record_key().key)
     entries[1] = forged
-    verdict = request_record.verify(entries)
+    verdict = request_record.verify(entries, keys=signing_keys.record_key_for)
     assert verdict["verifies"] is False and verdict["at_seq"] == 2
 
 
 # --- offline, from the command line -----------------------------------------------------------------------------
 
-def test_the_cli_verifies_a_good_record_offline(api, team, capsys, tmp_path):
+def test_the_cli_verifies_a_good_record_with_the_stages_key(api, team, capsys, tmp_path):
     record = _record(api, team, _completed_erasure(api, team))
     status, out = _verify_file(capsys, tmp_path, record)
     assert status == 0 and out.startswith("verifies:")
@@ -177,9 +177,9 @@ def test_a_pseudonymised_request_keeps_a_record_that_verifies_and_holds_no_addre
 
 def test_an_entry_that_would_hold_the_address_holds_its_keyed_hash_instead(api, team):
     item = pr.get_item(team.id, api.verified_request(team, CLIENT, "access"), consistent=True)
-    entry = pr.record(item, "oops", f"member-{CLIENT}", to=CLIENT).entry
+    entry = pr.record(item, "oops", actors.member(f"member-{CLIENT}"), to=CLIENT).entry
     assert CLIENT not in json.dumps(entry)
-    assert entry["to"] == emails.pseudonym(CLIENT) and entry["by"] == f"member-{emails.pseudonym(CLIENT)}"
+    assert entry["to"] == emails.pseudonym(CLIENT) and entry["by"]["id"] == f"member-{emails.pseudonym(CLIENT)}"
 
 
 def test_a_member_whose_id_is_the_clients_address_can_still_act(api, team):
@@ -212,7 +212,7 @@ def test_an_append_on_a_stale_read_is_chained_again_instead_of_forking(api, team
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(PrivacyRequest, "update", counting)
-    pr.start(stale, team.admin_id)
+    pr.start(stale, actors.member(team.admin_id))
     assert len(writes) == 2  # refused on the stale head, then chained onto the fresh one
     record = _record(api, team, request_id)
     assert record["verifies"] is True
@@ -222,9 +222,9 @@ def test_an_append_on_a_stale_read_is_chained_again_instead_of_forking(api, team
 def test_a_stale_read_whose_status_moved_on_still_gets_its_conflict(api, team):
     request_id = api.verified_request(team, CLIENT, "access")
     stale = pr.get_item(team.id, request_id, consistent=True)
-    pr.start(pr.get_item(team.id, request_id, consistent=True), team.admin_id)
+    pr.start(pr.get_item(team.id, request_id, consistent=True), actors.member(team.admin_id))
     with pytest.raises(Conflict):
-        pr.start(stale, team.admin_id)
+        pr.start(stale, actors.member(team.admin_id))
     record = _record(api, team, request_id)
     assert [e["event"] for e in record["entries"]].count("execution_started") == 1 and record["verifies"]
 

@@ -7,7 +7,7 @@ import boto3
 import jwt
 import pytest
 
-from chalicelib import config, signing_keys, tokens
+from chalicelib import config, request_record, signing_keys, tokens
 
 STRONG_1 = "k1-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 STRONG_2 = "k2-60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
@@ -131,9 +131,32 @@ def test_a_weak_key_in_the_secret_is_refused_outside_local(api, secret, monkeypa
         signing_keys.for_kid(None)
 
 
-def test_rotating_keeps_the_old_current_as_previous(api, secret):
+def test_rotating_keeps_the_old_current_as_previous_and_pins_the_record_key(api, secret):
     fresh = signing_keys.rotate(secret)
     stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])
-    assert stored == {"current": {"kid": fresh.kid, "key": fresh.key}, "previous": {"kid": "k1", "key": STRONG_1}}
+    assert stored == {"current": {"kid": fresh.kid, "key": fresh.key}, "previous": {"kid": "k1", "key": STRONG_1},
+                      "record": {"key": request_record.derive(STRONG_1)}}
     assert config.weak_secret_reason(fresh.key) is None
     assert signing_keys.current() == fresh
+
+
+def test_records_are_keyed_with_a_key_derived_from_the_token_key_never_with_the_token_key(api, secret):
+    key = signing_keys.record_key()
+    assert key.key == request_record.derive(STRONG_1) and key.key != STRONG_1
+    assert key.kid == request_record.key_id(key.key)
+
+
+def test_the_record_key_outlives_two_rotations(api, secret):
+    before = signing_keys.record_key()
+    signing_keys.rotate(secret)
+    signing_keys.rotate(secret)
+    signing_keys.reset()
+    assert signing_keys.record_key() == before
+    assert signing_keys.record_key_for(before.kid) == before.key
+
+
+def test_a_secret_whose_keys_were_replaced_by_hand_still_verifies_records_of_its_previous_key(api, secret):
+    before = signing_keys.record_key()
+    put(secret, keys_json(("k2", STRONG_2), ("k1", STRONG_1)))
+    assert signing_keys.record_key() != before  # no pinned key: new entries use the current key's
+    assert signing_keys.record_key_for(before.kid) == before.key

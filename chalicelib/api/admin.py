@@ -1,7 +1,7 @@
 """Routes of a team's account: members, privacy settings, dossiers, privacy requests (bearer token)."""
 from chalice import Blueprint
 
-from .. import dossiers, execution, privacy_requests, recipients, settings, systems, teams, text
+from .. import actors, dossiers, execution, privacy_requests, recipients, settings, systems, teams, text
 from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, endpoint, json_response, member,
                    optional_body, page_out, query)
 
@@ -134,7 +134,7 @@ def extend_request(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
     execution.require_executor(team_id, who)
-    return json_response(privacy_requests.extend(team_id, request_id, body(request), by=who.member_id))
+    return json_response(privacy_requests.extend(team_id, request_id, body(request), by=actors.member(who.member_id)))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/deny", methods=["POST"])
@@ -143,7 +143,7 @@ def deny_request(team_id, request_id):
     request = bp.current_request
     who = member(request, team_id)
     execution.require_executor(team_id, who)
-    return json_response(privacy_requests.deny(team_id, request_id, body(request), by=who.member_id))
+    return json_response(privacy_requests.deny(team_id, request_id, body(request), by=actors.member(who.member_id)))
 
 
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/lift-restriction", methods=["POST"])
@@ -195,4 +195,4 @@ def put_system(team_id, system_id):
 @endpoint
 def delete_system(team_id, system_id):
     who = member(bp.current_request, team_id, admin=True)
-    return json_response(recipients.remove_system(team_id, system_id, who.member_id))
+    return json_response(recipients.remove_system(team_id, system_id, actors.member(who.member_id)))
