@@ -129,7 +129,7 @@ def local_names(stream_arn: str, region: str = "us-east-1") -> dict:
     queue = os.environ["EXECUTION_QUEUE"]
     names[template.QUEUE] = {"Ref": queue, "Arn": f"arn:aws:sqs:{region}:{ACCOUNT}:{queue}", "QueueName": queue}
     names[template.SECRET] = {"Ref": os.environ.get("TOKEN_SECRET_ARN")
-                              or f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{SECRET_NAME}-*"}
+                              or f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:*"}  # the template names its one secret
     names["SenderEmail"] = {"Ref": os.environ["SENDER_EMAIL"]}
     for logical, name in template.FUNCTION_NAMES.items():
         names[template.log_group(logical)] = {
@@ -428,7 +428,9 @@ class _PerFunction(dict):
         super().__setitem__((current(), key), value)
 
     def pop(self, key, *default):
-        return super().pop((current(), key), *default)
+        # a rotation made in this process (the CLI's, in a test) is seen by every function at once
+        found = [super(_PerFunction, self).pop(k) for k in [k for k in self if k[1] == key]]
+        return found[0] if found else (default[0] if default else None)
 
 
 def _signing_keys_per_function() -> None:

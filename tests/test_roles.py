@@ -4,13 +4,14 @@ Every test of the suite runs with moto's IAM enforcement on and each function si
 role's statements from the packaged template (tests/conftest.py, devtools/iam.py). These tests show that the
 enforcement really refuses, including where moto alone would let a call through, and that the roles are
 shaped as least privilege asks."""
+import datetime as dt
 import json
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, config
+from chalicelib import aws, clock, config
 from devtools import iam, roles, template
 
 
@@ -218,6 +219,8 @@ def test_an_erasure_an_export_and_the_chores_run_with_the_key_in_secrets_manager
     erasure = api.verified_request(team, "alice@client.example", "erasure")
     assert api.executed(team, erasure)["status"] == "completed"
     api.pump()
-    reminders.run()
-    housekeeping.run()
-    assert api.mail_to("alice@client.example")
+    pending = api.verified_request(team, "bob@client.example", "access")
+    in_25_days = clock.now() + dt.timedelta(days=25)
+    assert reminders.run(in_25_days)["officer_reminder"] == 1  # its email carries a signed action link
+    assert housekeeping.run() is not None
+    assert api.request_view(team, pending)["status"] == "pending"
