@@ -91,6 +91,10 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "data_recipients": NSTR,
         "retention_period": NSTR,
         "supervisory_authority": NSTR,
+        "embed_origins": _nullable("array", items=STR, description="The origins that may frame the privacy page; "
+                                   "null or empty: none may."),
+        "logo_url": NSTR,
+        "accent_color": NSTR,
         "updated_at": NSTR,
     })
     document = _object({"document_id": STR, "filename": STR, "size": INT, "uploaded_at": STR})
@@ -430,6 +434,11 @@ BODY_ANNOTATIONS = {
     ("settings_patch", "locale"): {"description": "The default language; one of `locales` when both are set."},
     ("settings_patch", "locales"): {"description": "The languages offered to clients (null: every one the product "
                                                    "has); each must be one the product has (400 otherwise)."},
+    ("settings_patch", "embed_origins"): {"description": "Origins (https://host[:port]) whose pages may frame the "
+                                                         "privacy page; http://127.0.0.1:<port> on the local stage "
+                                                         "only (400 otherwise)."},
+    ("settings_patch", "accent_color"): {"description": "#rrggbb; refused (400) when its contrast with white is "
+                                                        "under 4.5:1 (WCAG AA)."},
     ("execute", "confirm"): {"description": "Must be true."},
     ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
     ("system_put", "url"): {"format": "uri", "description": "Webhooks only, required: https, no credentials or "
