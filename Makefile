@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: i18n run test unit package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
+.PHONY: i18n run test unit browser screenshots package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -27,14 +27,36 @@ i18n: install
 run: install
 	$(PY) -u -m devtools.run_local
 
-test: install
+# The browser tests' tools (tests/browser.py): Debian's chromium and chromium-driver, installed with apt-get when
+# missing (as root, or say what to run), and axe-core pinned from npm into .browser/.
+AXE_VERSION := 4.14.1
+AXE := .browser/node_modules/axe-core/axe.min.js
+browser: $(AXE)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || { \
+				echo "make browser: apt-get could not install chromium and chromium-driver (see above)" >&2; exit 1; }; \
+		else \
+			echo "make browser: chromium and chromedriver are missing; install them (Debian: sudo apt-get install chromium chromium-driver)" >&2; \
+			exit 1; \
+		fi; }
+
+$(AXE):
+	@command -v npm >/dev/null || { echo "make browser: npm is needed to install axe-core" >&2; exit 1; }
+	mkdir -p .browser && cd .browser && npm install --silent --no-audit --no-fund --no-save axe-core@$(AXE_VERSION)
+
+# PNGs of the hosted privacy page on a phone (390 px) and a desktop, for the docs (docs/privacy-page-*.png).
+screenshots: install browser
+	$(PY) -m devtools.screenshots
+
+test: install browser
 	$(VENV)/bin/ruff check app.py chalicelib devtools tests
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory fuzz-hostile-short
 
-unit: install
+unit: install browser
 	$(PY) -m pytest -q
 
 # The stage's whole stack as one template, without an AWS account: Chalice's functions and API merged with
