@@ -154,6 +154,11 @@ def _export_error(exc: DomainError, token: str, accept_language: str | None) -> 
     return 410 if reason == "export_expired" else exc.status, _error(reason, locale, accept_language)
 
 
+def missing_page(accept_language: str | None) -> str:
+    """Where API Gateway's page for a path no route matches (a link cut short) sends browsers: in their language."""
+    return _error("missing", None, accept_language)
+
+
 # A 409 about one of these statuses says so, rather than "this link was already used".
 STATUS_REASONS = {pr.CANCELLED, pr.DENIED, pr.IN_PROGRESS}
 

@@ -402,6 +402,9 @@ OPERATIONS = {
             "type": {"type": "string", "enum": [*FORM_REQUEST_TYPES]},
             "email": {"type": "string", "maxLength": 254}, "message": {"type": "string", "maxLength": 2000},
             "locale": {"type": "string"}}}),
+    ("GET", "/portal/missing"): Op(
+        "Where the API's answer to an unknown path (Missing Authentication Token) sends browsers: a page saying "
+        "the link is incomplete, in the visitor's language", {}, (404,), html=True, tag="pages"),
     ("GET", "/portal/assets/{name}"): Op(
         "The pages' stylesheet and scripts (page.css, frame.js, embed.js; accent.css?c=rrggbb)", {200: "Asset"},
         (404,), query=("c",), asset=True, tag="portal"),

@@ -351,3 +351,16 @@ def test_every_check_checkov_skips_is_listed_with_its_reason():
     assert skips and all(len(reason) > 20 for reason in skips.values())
     with pytest.raises(ValueError, match="CKV_AWS_1 is skipped without a reason"):
         checkov_skips.skips("| CKV_AWS_1 | |\n")
+
+
+def test_a_path_no_route_matches_gives_browsers_a_page_and_api_clients_json(template):
+    """API Gateway's own Missing Authentication Token answer (issue 17): a text/html template handing over to
+    /portal/missing (which answers in the visitor's language), the JSON one for API clients."""
+    responses = [r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
+    missing = [r for r in responses if r["ResponseType"] == "MISSING_AUTHENTICATION_TOKEN"]
+    assert len(missing) == 1 and missing[0]["RestApiId"] == {"Ref": "RestAPI"}
+    page, values = missing[0]["ResponseTemplates"]["text/html"]["Fn::Sub"]
+    assert 'http-equiv="refresh" content="0; url=${Base}/portal/missing"' in page
+    assert values["Base"] == template["Outputs"]["PublicBaseUrl"]["Value"]
+    assert "messageString" in missing[0]["ResponseTemplates"]["application/json"]

@@ -209,3 +209,12 @@ def test_the_export_link_shows_the_file_its_size_its_expiry_and_a_button(api, te
     assert re.search(r"Size \d[\d.,]* (bytes|kB)", text) and re.search(r"Available until \d+ \w+ 20\d\d", text)
     assert f'class="button" href="http://127.0.0.1:8000{link}?download=1"' in api.get(link).body.decode()
     assert api.get(f"{link}?download=1").status_code == 302
+
+
+@pytest.mark.parametrize("language, heading", [("fr-FR,fr;q=0.9", "Ce lien est incomplet"),
+                                               ("de", "Dieser Link ist unvollständig"),
+                                               (None, "This link is incomplete")])
+def test_the_page_for_a_link_cut_short_is_in_the_visitor_s_language(api, language, heading):
+    answer = api.get("/portal/missing", headers={**HTML, **({"Accept-Language": language} if language else {})})
+    assert answer.status_code == 404
+    assert heading in visible(answer)

@@ -33,6 +33,11 @@ def _page_or_error(render):
         return page(exc.status, portal.error_page(exc, None, accept_language=accept_language(bp.current_request)))
 
 
+@bp.route("/portal/missing", methods=["GET"])
+def missing_page():
+    return page(404, portal.missing_page(accept_language(bp.current_request)))
+
+
 @bp.route("/portal/assets/{name}", methods=["GET"])
 @endpoint
 def asset(name):
