@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: i18n run test unit roles package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
+.PHONY: i18n run test unit roles browser screenshots package package-check deploy bench fuzz fuzz-short fuzz-hostile fuzz-hostile-short mutate install clean
 
 install: $(STAMP)
 
@@ -27,10 +27,32 @@ i18n: install
 run: install
 	$(PY) -u -m devtools.run_local
 
+# The browser tests' tools (tests/browser.py): Debian's chromium and chromium-driver, installed with apt-get when
+# missing (as root, or say what to run), and axe-core pinned from npm into .browser/.
+AXE_VERSION := 4.14.1
+AXE := .browser/node_modules/axe-core/axe.min.js
+browser: $(AXE)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || { \
+				echo "make browser: apt-get could not install chromium and chromium-driver (see above)" >&2; exit 1; }; \
+		else \
+			echo "make browser: chromium and chromedriver are missing; install them (Debian: sudo apt-get install chromium chromium-driver)" >&2; \
+			exit 1; \
+		fi; }
+
+$(AXE):
+	@command -v npm >/dev/null || { echo "make browser: npm is needed to install axe-core" >&2; exit 1; }
+	mkdir -p .browser && cd .browser && npm install --silent --no-audit --no-fund --no-save axe-core@$(AXE_VERSION)
+
+# PNGs of the hosted privacy page on a phone (390 px) and a desktop, for the docs (docs/privacy-page-*.png).
+screenshots: install browser
+	$(PY) -m devtools.screenshots
+
 # Every test runs each function under its role (devtools/iam.py) and records what it calls; then each role must
 # grant exactly that (devtools/roles.py): a grant no function used fails here, a missing one fails its test.
 IAM_CALLS := out/iam-calls
-test: install
+test: install browser
 	$(VENV)/bin/ruff check app.py chalicelib devtools tests
 	rm -rf $(IAM_CALLS)
 	IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q
@@ -39,12 +61,12 @@ test: install
 	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory fuzz-hostile-short
 
-unit: install
+unit: install browser
 	$(PY) -m pytest -q
 
 # Rewrite deploy/roles.json from what the functions call: the suite runs refusing nothing and recording every
 # call, each role becomes exactly what its function was seen calling, and the template follows.
-roles: install
+roles: install browser
 	rm -rf $(IAM_CALLS)
 	IAM_RECORD_ONLY=1 IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m devtools.roles write $(IAM_CALLS)

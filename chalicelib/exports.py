@@ -130,8 +130,8 @@ def link_token(item) -> str:
     return tokens.sign(tokens.EXPORT, {"team": item.team_id, "req": item.request_id})
 
 
-def download_url(token: str) -> str:
-    """A fresh short-lived S3 URL for the export the token names (raises TokenError once it expired)."""
+def linked_export(token: str):
+    """(request item, token claims) of the export a link names: raises TokenError once it expired or was erased."""
     from .privacy_requests import get_item
 
     claims = tokens.read(token, tokens.EXPORT)
@@ -140,10 +140,20 @@ def download_url(token: str) -> str:
         raise NotFound("this export does not exist")
     if item.export_erased_at:
         raise tokens.TokenError("the client's data was erased since this export was made", "export_expired")
+    return item, claims
+
+
+def file_name(request_id: str) -> str:
+    return f"privacy-export-{request_id}.zip"
+
+
+def download_url(token: str) -> str:
+    """A fresh short-lived S3 URL for the export the token names (raises TokenError once it expired)."""
+    item, _ = linked_export(token)
     return aws.s3().generate_presigned_url(
         "get_object", ExpiresIn=PRESIGNED_SECONDS,
         Params={"Bucket": config.get("DOCUMENTS_BUCKET"), "Key": export_key(item.team_id, item.request_id),
-                "ResponseContentDisposition": f'attachment; filename="privacy-export-{item.request_id}.zip"'})
+                "ResponseContentDisposition": f'attachment; filename="{file_name(item.request_id)}"'})
 
 
 def erase_client_exports(team_id: str, email: str) -> int:

@@ -94,6 +94,10 @@ class TeamSettings(Model):
     data_recipients = UnicodeAttribute(null=True)
     retention_period = UnicodeAttribute(null=True)
     supervisory_authority = UnicodeAttribute(null=True)
+    # The privacy page's framing and light branding (branding.py checks them when saved).
+    embed_origins = ListAttribute(of=UnicodeAttribute, null=True)
+    logo_url = UnicodeAttribute(null=True)
+    accent_color = UnicodeAttribute(null=True)
 
 
 class ClientIndex(GlobalSecondaryIndex):

@@ -2,9 +2,11 @@
 
 The banner only hides the portal's button: requests are accepted whatever it says (a right can't be
 switched off)."""
+import datetime
+
 from pynamodb.exceptions import DoesNotExist
 
-from . import config, exports, ids, languages, schemas, templating, tokens
+from . import clock, config, exports, ids, languages, schemas, templating, tokens
 from . import privacy_requests as pr
 from .errors import Conflict, DomainError
 from .models import PrivacyRequest
@@ -45,7 +47,8 @@ def verify_page(token: str, accept_language: str | None = None) -> tuple[int, st
     settings = require_team(item.team_id)
     request = done or pr.view(item)
     return 200, templating.render("pages/verified.html", _locale_of(request, settings), request=request,
-                                  team_name=settings.team_name or item.team_id)
+                                  team_name=settings.team_name or item.team_id, brand=brand(settings)), \
+        page_policy(settings)
 
 
 def status(token: str | None, request_id: str) -> dict:
@@ -53,19 +56,42 @@ def status(token: str | None, request_id: str) -> dict:
     return pr.public_view(data)
 
 
-def status_page(token: str | None, request_id: str, accept_language: str | None = None) -> tuple[int, str]:
+def status_page(token: str | None, request_id: str, accept_language: str | None = None) -> tuple:
     try:
         data, cancellable = pr.status_for_client(token or "", request_id)
     except DomainError as exc:
         return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
-    return 200, _status_render(data, cancel_allowed=cancellable, cancel_url=f"{request_id}/cancel?token={token}")
+    return 200, *_status_render(data, cancel_allowed=cancellable, cancel_url=_cancel_url(request_id, token))
 
 
-def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, **cancel) -> str:
+def _cancel_url(request_id: str, token: str | None) -> str:
+    return config.public_url(f"/portal/privacy/requests/{request_id}/cancel?token={token}")
+
+
+def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, **cancel) -> tuple:
+    """(html, CSP policy) of the status page."""
     settings = require_team(data["team_id"])
-    return templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
-                             team_name=settings.team_name or data["team_id"], notice=notice, status_url=status_url,
-                             **cancel)
+    html = templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
+                             team_name=settings.team_name or data["team_id"], brand=brand(settings), notice=notice,
+                             status_url=status_url, **cancel)
+    return html, page_policy(settings)
+
+
+def cancel_confirm_page(token: str | None, request_id: str, accept_language: str | None = None) -> tuple:
+    """GET of the status page's cancel link: asks before cancelling (the POST does it); the status page when it
+    can no longer be cancelled."""
+    try:
+        data, cancellable = pr.status_for_client(token or "", request_id)
+    except DomainError as exc:
+        return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
+    if not cancellable:
+        return 200, *_status_render(data, cancel_allowed=False, cancel_url="")
+    settings = require_team(data["team_id"])
+    html = templating.render(
+        "pages/cancel_confirm.html", _locale_of(data, settings), request=data, brand=brand(settings),
+        cancel_url=_cancel_url(request_id, token),
+        status_url=config.public_url(f"/portal/privacy/requests/{request_id}?token={token}"))
+    return 200, html, page_policy(settings)
 
 
 def cancel(token: str | None, request_id: str) -> dict:
@@ -79,7 +105,7 @@ def cancel_page(token: str | None, request_id: str, accept_language: str | None 
         return _not_cancellable(token or "", request_id, exc, accept_language)
     except DomainError as exc:
         return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
-    return 200, _status_render(data, notice="cancelled", cancel_allowed=False, cancel_url="")
+    return 200, *_status_render(data, notice="cancelled", cancel_allowed=False, cancel_url="")
 
 
 def _not_cancellable(token: str, request_id: str, conflict: Conflict, accept_language: str | None = None
@@ -92,20 +118,45 @@ def _not_cancellable(token: str, request_id: str, conflict: Conflict, accept_lan
         return conflict.status, link_error(conflict, token, tokens.STATUS, accept_language)
     notice = "already_cancelled" if data["status"] == pr.CANCELLED else "not_cancellable"
     status_url = config.public_url(f"/portal/privacy/requests/{request_id}?token={token}")
-    return conflict.status, _status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
-                                           cancel_url="")
+    return conflict.status, *_status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
+                                            cancel_url="")
+
+
+def export_page(token: str, accept_language: str | None = None) -> tuple:
+    """The export link of the client's email: what the file is, its size and until when it can be downloaded,
+    with a button (a link never downloads silently)."""
+    try:
+        item, claims = exports.linked_export(token)
+    except DomainError as exc:
+        return _export_error(exc, token, accept_language)
+    settings = require_team(item.team_id)
+    html = templating.render(
+        "pages/export.html", _locale_of(pr.view(item), settings), request=pr.view(item), brand=brand(settings),
+        file_name=exports.file_name(item.request_id), size=int(item.result.get("bytes") or 0),
+        expires_at=clock.iso(datetime.datetime.fromtimestamp(claims["exp"], datetime.timezone.utc)),
+        download_url=config.public_url(f"/portal/privacy/exports/{token}?download=1"))
+    return 200, html, page_policy(settings)
 
 
 def export_link(token: str, accept_language: str | None = None) -> tuple[int, str]:
     """302 to a fresh presigned URL, or a page saying why not (never S3's XML)."""
     try:
         return 302, exports.download_url(token)
-    except tokens.TokenError as exc:
-        reason = "export_expired" if exc.reason == "expired" else exc.reason
-        locale, _ = link_context(token, tokens.EXPORT)
-        return 410 if reason == "export_expired" else exc.status, _error(reason, locale, accept_language)
     except DomainError as exc:
+        return _export_error(exc, token, accept_language)
+
+
+def _export_error(exc: DomainError, token: str, accept_language: str | None) -> tuple[int, str]:
+    if not isinstance(exc, tokens.TokenError):
         return exc.status, link_error(exc, token, tokens.EXPORT, accept_language)
+    reason = "export_expired" if exc.reason == "expired" else exc.reason
+    locale, _ = link_context(token, tokens.EXPORT)
+    return 410 if reason == "export_expired" else exc.status, _error(reason, locale, accept_language)
+
+
+def missing_page(accept_language: str | None) -> str:
+    """Where API Gateway's page for a path no route matches (a link cut short) sends browsers: in their language."""
+    return _error("missing", None, accept_language)
 
 
 # A 409 about one of these statuses says so, rather than "this link was already used".
@@ -156,3 +207,80 @@ def link_context(token: str | None, purpose: str) -> tuple[str | None, str | Non
 def _error(reason: str, locale: str | None, accept_language: str | None = None) -> str:
     """Without a readable link nobody is known: the visitor's browser language, among all we have."""
     return templating.render("pages/error.html", locale or languages.for_visitor(accept_language), reason=reason)
+
+
+# --- the hosted privacy page (issue 17): a form for every right, framable by the team's own sites ---------------
+
+FORM_TYPES = (*schemas.REQUEST_TYPES, pr.CONSENT_WITHDRAWAL)
+# The text a right needs beyond the address: what to correct, what to restrict, the grounds of an objection.
+DETAIL_TYPES = ("rectification", "restriction", "objection")
+
+
+def brand(settings) -> dict:
+    """What every client page shows of the team: its name, and its logo and accent colour when set."""
+    return {"team_name": settings.team_name or settings.team_id, "logo_url": settings.logo_url,
+            "accent_color": settings.accent_color}
+
+
+def page_policy(settings, framable: bool = False) -> dict:
+    """The CSP a client page of this team needs: its logo's origin, and who may frame it (the privacy page and
+    its receipt only: status and export links carry a token and stay unframable)."""
+    policy: dict = {"img_src": _origin(settings.logo_url)}
+    if framable:
+        policy.update(frame_ancestors=tuple(settings.embed_origins or ()), script=bool(settings.embed_origins))
+    return policy
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
+
+
+def privacy_page(team_id: str, accept_language: str | None, error: str | None = None,
+                 values: dict | None = None, status: int = 200) -> tuple[int, str, dict]:
+    settings = require_team(team_id)
+    s = settings_view(settings)
+    links = s["policy_links_enabled"]
+    html = templating.render(
+        "pages/privacy.html", languages.for_client(None, accept_language, settings), brand=brand(settings),
+        embed_origins=s["embed_origins"] or [], banner=s["portal_privacy_banner_enabled"],
+        policy_url=s["privacy_policy_url"] if links else None, terms_url=s["terms_of_service_url"] if links else None,
+        form_url=config.public_url(f"/portal/{team_id}/privacy/form"), types=FORM_TYPES, detail_types=DETAIL_TYPES,
+        error=error, values=values or {})
+    return status, html, page_policy(settings, framable=True)
+
+
+def submit_form(team_id: str, fields: dict, source_ip: str | None, accept_language: str | None
+                ) -> tuple[int, str, dict]:
+    """The page's plain form post: the receipt, the same whatever exists for the address (as the JSON API),
+    or the page again saying what to fix."""
+    settings = require_team(team_id)
+    kind = fields.get("type")
+    body = {"email": (fields.get("email") or "").strip(), "locale": fields.get("locale") or None}
+    if kind in DETAIL_TYPES and (fields.get("message") or "").strip():
+        body["message"] = fields["message"].strip()
+    body = {k: v for k, v in body.items() if v is not None}
+    try:
+        if kind == pr.CONSENT_WITHDRAWAL:
+            pr.submit_consent_withdrawal(team_id, body, source_ip, accept_language)
+        else:
+            pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language)
+    except DomainError as exc:
+        return privacy_page(team_id, accept_language, _form_error(exc), fields, exc.status)
+    locale = languages.for_client(body.get("locale"), accept_language, settings)
+    html = templating.render("pages/privacy_receipt.html", locale, brand=brand(settings),
+                             embed_origins=settings.embed_origins or [],
+                             hours=int(pr.LINK_LIFETIME.total_seconds() // 3600),
+                             back_url=config.public_url(f"/portal/{team_id}/privacy"))
+    return 200, html, page_policy(settings, framable=True)
+
+
+def _form_error(exc: DomainError) -> str:
+    field = (exc.extra.get("field") or "").removeprefix("body.")
+    if exc.status == 429:
+        return "busy"
+    if field in ("email", "message"):
+        return field
+    return "invalid"

@@ -47,6 +47,10 @@ SCHEMAS = {
             "data_recipients": {"type": ["string", "null"], "maxLength": 5000},
             "retention_period": {"type": ["string", "null"], "maxLength": 2000},
             "supervisory_authority": {"type": ["string", "null"], "maxLength": 2000},
+            "embed_origins": {"type": ["array", "null"], "items": {"type": "string", "maxLength": 300},
+                              "maxItems": 20, "uniqueItems": True},
+            "logo_url": _https_url,
+            "accent_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
         },
     },
     "dossier_create": {
@@ -161,6 +165,7 @@ LABEL, TITLE, MULTILINE, FIELDS = "label", "title", "multiline", "fields"
 TEXT_RULES = {
     "member_put": {"name": TITLE},
     "settings_patch": {"privacy_policy_url": LABEL, "terms_of_service_url": LABEL, "privacy_officer_id": LABEL,
+                       "logo_url": LABEL,
                        "consent_text": MULTILINE, "processing_purposes": MULTILINE, "data_recipients": MULTILINE,
                        "retention_period": MULTILINE, "supervisory_authority": MULTILINE},
     "dossier_create": {"title": TITLE, "fields": FIELDS},

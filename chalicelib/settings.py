@@ -4,7 +4,7 @@ import hashlib
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from . import clock, languages, schemas
+from . import branding, clock, languages, schemas
 from .db import cancellation_codes, connection, transaction_conflict
 from .errors import BadRequest, Conflict, Unprocessable
 from .models import Member, TeamSettings
@@ -25,6 +25,9 @@ DEFAULTS = {
     "data_recipients": None,
     "retention_period": None,
     "supervisory_authority": None,
+    "embed_origins": None,
+    "logo_url": None,
+    "accent_color": None,
 }
 
 
@@ -35,6 +38,7 @@ def view(item: TeamSettings) -> dict:
         out[name] = default if value is None else value
     out["consent_version"] = int(out["consent_version"])
     out["locales"] = list(out["locales"]) if out["locales"] is not None else None
+    out["embed_origins"] = list(out["embed_origins"]) if out["embed_origins"] is not None else None
     out["updated_at"] = item.updated_at
     return out
 
@@ -51,6 +55,8 @@ def update_settings(team_id: str, body) -> dict:
     changes = schemas.validate("settings_patch", body)
     current = require_team(team_id)
     _check_languages(changes, current)
+    branding.check_embed_origins(changes.get("embed_origins"))
+    branding.check_accent_colour(changes.get("accent_color"))
     actions = [TeamSettings.updated_at.set(clock.iso(clock.now()))]
     for name, value in changes.items():
         actions.append(getattr(TeamSettings, name).set(value))

@@ -106,7 +106,14 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.filters["size"] = lambda number: _size(number, locale)
     env.filters["elide"] = lambda text: _elide(text, locale)
     env.filters["names"] = lambda items: _names_list(items, locale)
+    env.globals["asset"] = _asset_url
     return env
+
+
+def _asset_url(name: str) -> str:
+    from . import assets
+
+    return assets.url(name)
 
 
 def pick_locale(*candidates: str | None) -> str:

@@ -28,7 +28,7 @@ FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -75,8 +75,33 @@ def json_response(body, status: int = 200) -> Response:
     return Response(body=body, status_code=status, headers=dict(JSON_HEADERS))
 
 
-def page(status: int, html: str) -> Response:
-    return Response(body=html, status_code=status, headers=dict(PAGE_HEADERS))
+def page(status: int, html: str, policy: dict | None = None) -> Response:
+    """An HTML page. `policy` loosens the CSP for one page: `frame_ancestors` (the team's embed origins),
+    `img_src` (the origin of the team's logo), `script` (our own scripts)."""
+    headers = dict(PAGE_HEADERS)
+    if policy:
+        headers["Content-Security-Policy"] = _csp(**policy)
+        if policy.get("frame_ancestors"):
+            del headers["X-Frame-Options"]  # it can't list origins; CSP frame-ancestors says who may frame
+    return Response(body=html, status_code=status, headers=headers)
+
+
+def _csp(frame_ancestors=(), img_src: str | None = None, script: bool = False) -> str:
+    ancestors = " ".join(frame_ancestors) or "'none'"
+    parts = ["default-src 'none'", "style-src 'self'", "form-action 'self'", "base-uri 'none'",
+             f"frame-ancestors {ancestors}"]
+    if img_src:
+        parts.append(f"img-src {img_src}")
+    if script:
+        parts.append("script-src 'self'")
+    return "; ".join(parts)
+
+
+def static(content_type: str, text: str) -> Response:
+    # Shared by every page and team, and changed only by a deployment: browsers may keep it an hour.
+    return Response(body=text, status_code=200, headers={"Content-Type": content_type,
+                                                         "Cache-Control": "public, max-age=3600",
+                                                         "X-Content-Type-Options": "nosniff"})
 
 
 def body(request, limit: int = JSON_LIMIT):

@@ -93,6 +93,10 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         "data_recipients": NSTR,
         "retention_period": NSTR,
         "supervisory_authority": NSTR,
+        "embed_origins": _nullable("array", items=STR, description="The origins that may frame the privacy page; "
+                                   "null or empty: none may."),
+        "logo_url": NSTR,
+        "accent_color": NSTR,
         "updated_at": NSTR,
     })
     document = _object({"document_id": STR, "filename": STR, "size": INT, "uploaded_at": STR})
@@ -267,6 +271,8 @@ class Op:
     bearer: bool = False
     html: bool = False  # answers HTML pages (its errors too)
     negotiated: bool = False  # JSON by default, HTML with `Accept: text/html` (errors in either)
+    framable: bool = False  # a page the team's embed_origins may frame: X-Frame-Options only when none are listed
+    asset: bool = False  # a stylesheet or script of the pages
     tag: str = "admin"
     description: str = ""
 
@@ -274,7 +280,15 @@ class Op:
 ADMIN = (400, 401, 403, 404, 415)
 WRITE = ADMIN + (409, 413)
 
+# The request types a form may name (chalicelib.schemas.REQUEST_TYPES, and consent withdrawal).
+FORM_REQUEST_TYPES = ("erasure", "access", "portability", "rectification", "restriction", "objection",
+                      "consent_withdrawal")
+
 QUERY = {
+    "download": {"name": "download", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "Present: redirect to the download instead of showing the page."},
+    "c": {"name": "c", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"},
+          "description": "accent.css only: the colour, rrggbb."},
     "next": {"name": "next", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "The `next` cursor of the previous page."},
     "client_email": {"name": "client_email", "in": "query", "required": False,
@@ -394,8 +408,23 @@ OPERATIONS = {
         form={"type": "object", "properties": {"action": {"type": "string", "enum": ["done", "none", "cannot"]},
                                                "reason": {"type": "string", "maxLength": 2000}}}),
     ("GET", "/portal/{team_id}/privacy"): Op(
-        "What the client portal shows: banner, policy links, consent wording", {200: "PortalInfo"}, (404, 415),
-        tag="portal"),
+        "What the client portal shows: banner, policy links, consent wording (JSON), or with Accept: text/html the "
+        "hosted privacy page, a form for every right", {200: "PortalInfo"}, (404, 415), negotiated=True,
+        framable=True, tag="portal"),
+    ("POST", "/portal/{team_id}/privacy/form"): Op(
+        "The hosted privacy page's form: a receipt page (the same whatever exists), or the page again saying what "
+        "to fix; a verification email follows", {200: "Page"}, (400, 404, 409, 413, 415, 429), html=True,
+        framable=True, tag="portal",
+        form={"type": "object", "properties": {
+            "type": {"type": "string", "enum": [*FORM_REQUEST_TYPES]},
+            "email": {"type": "string", "maxLength": 254}, "message": {"type": "string", "maxLength": 2000},
+            "locale": {"type": "string"}}}),
+    ("GET", "/portal/missing"): Op(
+        "Where the API's answer to an unknown path (Missing Authentication Token) sends browsers: a page saying "
+        "the link is incomplete, in the visitor's language", {}, (404,), html=True, tag="pages"),
+    ("GET", "/portal/assets/{name}"): Op(
+        "The pages' stylesheet and scripts (page.css, frame.js, embed.js; accent.css?c=rrggbb)", {200: "Asset"},
+        (404,), query=("c",), asset=True, tag="portal"),
     ("POST", "/portal/{team_id}/privacy/requests"): Op(
         "A client's privacy request; a verification email follows", {202: "Submission"},
         (400, 404, 409, 413, 415, 429), body="portal_request", tag="portal"),
@@ -417,8 +446,12 @@ OPERATIONS = {
         {200: "PublicRequest"}, (401, 404, 409, 415), query=("token",), negotiated=True, tag="portal",
         description="Any body is ignored; a form Content-Type asks for the HTML page."),
     ("GET", "/portal/privacy/exports/{token}"): Op(
-        "The export link of the client's email: a redirect to a short-lived download URL",
-        {302: None}, (401, 404, 410, 415), html=True, tag="pages"),
+        "The export link of the client's email: a page naming the file, its size and expiry (200), or with "
+        "?download=1 a redirect to a short-lived download URL (302)",
+        {200: "Page", 302: None}, (401, 404, 410, 415), query=("download",), html=True, tag="pages"),
+    ("GET", "/portal/privacy/requests/{request_id}/cancel"): Op(
+        "The status page's cancel link: a page asking to confirm (never changes anything)",
+        {200: "Page"}, (401, 404, 415), query=("token",), html=True, tag="pages"),
     ("GET", "/actions/{token}"): Op(
         "The officer's action link: shows the request (never changes anything); 409 once it was used",
         {200: "Page"}, (401, 403, 404, 409, 415), html=True, tag="pages"),
@@ -447,6 +480,11 @@ BODY_ANNOTATIONS = {
     ("settings_patch", "locale"): {"description": "The default language; one of `locales` when both are set."},
     ("settings_patch", "locales"): {"description": "The languages offered to clients (null: every one the product "
                                                    "has); each must be one the product has (400 otherwise)."},
+    ("settings_patch", "embed_origins"): {"description": "Origins (https://host[:port]) whose pages may frame the "
+                                                         "privacy page; http://127.0.0.1:<port> on the local stage "
+                                                         "only (400 otherwise)."},
+    ("settings_patch", "accent_color"): {"description": "#rrggbb; refused (400) when its contrast with white is "
+                                                        "under 4.5:1 (WCAG AA)."},
     ("execute", "confirm"): {"description": "Must be true."},
     ("execute", "note"): {"description": "Required (non-blank) to complete a rectification: what was corrected."},
     ("system_put", "url"): {"format": "uri", "description": "Webhooks only, required: https, no credentials or "
@@ -490,7 +528,17 @@ def _path_parameters(path: str) -> list[dict]:
             for name in names]
 
 
+def _page_headers(op: Op) -> dict:
+    headers = copy.deepcopy(PAGE_HEADERS)
+    if op.framable:
+        headers["X-Frame-Options"]["required"] = False
+        headers["X-Frame-Options"]["description"] = "Absent when the team lists embed_origins (CSP frame-ancestors)."
+    return headers
+
+
 def _json_or_html(schema: str | None, op: Op) -> dict:
+    if op.asset and schema == "Asset":
+        return {media: {"schema": {"type": "string"}} for media in ("text/css", "text/javascript")}
     if op.html:
         return {"text/html": {"schema": _ref("Page")}}
     content = {"application/json": {"schema": _ref(schema)}} if schema else {}
@@ -525,7 +573,7 @@ def _operation(method: str, path: str, route, op: Op, statuses: list[str]) -> di
                                   {201: "Created", 202: "Accepted"}.get(status, "Success"),
                                   "content": _json_or_html(None if schema == "Page" else schema, op)}
         if op.html:
-            responses[str(status)]["headers"] = copy.deepcopy(PAGE_HEADERS)
+            responses[str(status)]["headers"] = _page_headers(op)
     for status in op.errors:
         schema = "ExecutionFailure" if status == 503 else "Error"
         text = ERROR_TEXT[status] if op.bearer else LINK_ERROR_TEXT.get(status, ERROR_TEXT[status])
@@ -534,7 +582,7 @@ def _operation(method: str, path: str, route, op: Op, statuses: list[str]) -> di
             # Chalice itself answers 415 (before the view), as JSON.
             entry["content"] = {"application/json": {"schema": _ref("Error")}}
         elif op.html:
-            entry["headers"] = copy.deepcopy(PAGE_HEADERS)
+            entry["headers"] = _page_headers(op)
         if status == 429:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True,
                                                 "description": "Seconds to wait."}}

@@ -265,6 +265,30 @@ def function_overrides() -> dict:
     return resources
 
 
+# API Gateway answers a path no route matches (a link cut short) itself, with {"message": "Missing
+# Authentication Token"}. Its templates can't choose a language (no VTL there), so a browser's page hands over
+# at once to /portal/missing, which answers in the visitor's language; API clients keep the JSON.
+MISSING_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                '<meta http-equiv="refresh" content="0; url=${Base}/portal/missing"><title>privacy-desk</title>'
+                '</head><body><main><p><a href="${Base}/portal/missing">This link is incomplete</a></p></main>'
+                '</body></html>')
+
+
+def gateway_resources() -> dict:
+    return {"MissingRoutePage": {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
+        "RestApiId": {"Ref": "RestAPI"},
+        "ResponseType": "MISSING_AUTHENTICATION_TOKEN",
+        "ResponseParameters": {"gatewayresponse.header.Cache-Control": "'no-store'",
+                               "gatewayresponse.header.Referrer-Policy": "'no-referrer'",
+                               "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"},
+        "ResponseTemplates": {
+            "application/json": '{"message":$context.error.messageString}',
+            "text/html": {"Fn::Sub": [MISSING_PAGE, {"Base": environment()["PUBLIC_BASE_URL"]}]},
+        },
+    }}}
+
+
 def merge_template() -> dict:
     return {
         "Globals": {"Api": {"OpenApiVersion": OPEN_API_VERSION}},
@@ -285,7 +309,7 @@ def merge_template() -> dict:
             "HasPublicBaseUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]},
         },
         "Resources": {**table_resources(), **bucket_resources(), **queue_resources(), **other_resources(),
-                      **log_group_resources(), **alarm_resources(), **function_overrides()},
+                      **log_group_resources(), **alarm_resources(), **gateway_resources(), **function_overrides()},
         "Outputs": {
             "DocumentsBucketName": {"Value": {"Ref": BUCKET}},
             "TokenSecretArn": {"Value": {"Ref": SECRET}},

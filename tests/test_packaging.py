@@ -532,3 +532,16 @@ def test_the_created_stack_feeds_the_stream_and_the_queue_to_their_functions(sta
     queues = physical_ids(stack, "AWS::SQS::Queue")
     assert mappings[stream]["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(queues[patch_sam.QUEUE])
     assert mappings[queue]["EventSourceArn"] == queue_arn(queues[merge.QUEUE])
+
+
+def test_a_path_no_route_matches_gives_browsers_a_page_and_api_clients_json(template):
+    """API Gateway's own Missing Authentication Token answer (issue 17): a text/html template handing over to
+    /portal/missing (which answers in the visitor's language), the JSON one for API clients."""
+    responses = [r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
+    missing = [r for r in responses if r["ResponseType"] == "MISSING_AUTHENTICATION_TOKEN"]
+    assert len(missing) == 1 and missing[0]["RestApiId"] == {"Ref": "RestAPI"}
+    page, values = missing[0]["ResponseTemplates"]["text/html"]["Fn::Sub"]
+    assert 'http-equiv="refresh" content="0; url=${Base}/portal/missing"' in page
+    assert values["Base"] == template["Outputs"]["PublicBaseUrl"]["Value"]
+    assert "messageString" in missing[0]["ResponseTemplates"]["application/json"]

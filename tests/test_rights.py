@@ -27,7 +27,8 @@ def executed(api, team, request_id, **extra) -> dict:
 
 def follow_export(api, address):
     link = api.last_link_to(address, "/portal/privacy/exports/")
-    answer = api.get(link)
+    assert api.get(link).status_code == 200  # the page with the download button
+    answer = api.get(f"{link}?download=1")
     assert answer.status_code == 302
     location = answer.headers["Location"]
     bucket, key = location.split("//", 1)[1].split(".s3", 1)[0], location.split("amazonaws.com/", 1)[1].split("?")[0]
@@ -355,7 +356,7 @@ def test_erasure_also_deletes_the_clients_earlier_export_and_kills_its_link(api,
     execute(api, team, access)
     api.pump()
     link = api.last_link_to("alice@client.example", "/portal/privacy/exports/")
-    assert api.get(link).status_code == 302
+    assert api.get(f"{link}?download=1").status_code == 302
     erasure = api.verified_request(team, "alice@client.example", "erasure")
     done = executed(api, team, erasure)
     assert done["result"]["exports_deleted"] == 1

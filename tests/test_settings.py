@@ -1,4 +1,6 @@
 """Issue 2 §2: team members and a team's privacy settings (admins change them, members read them)."""
+import pytest
+
 from tests.support import error_shape
 
 DEFAULTS = {
@@ -202,3 +204,59 @@ def test_member_role_token_cannot_upsert_members(api, team):
                      token=token)
     assert answer.status_code == 403
     assert api.state() == before
+
+
+# --- framing and branding of the privacy page (issue 17) -------------------------------------------------------
+
+def test_embed_origins_accept_https_origins(api, team):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"embed_origins": ["https://portal.example:8443"]},
+                       token=team.token)
+    assert answer.status_code == 200, answer.body
+    assert answer.json_body["embed_origins"] == ["https://portal.example:8443"]
+
+
+@pytest.mark.parametrize("origin", ["http://portal.example", "https://portal.example/path", "https://Portal.example",
+                                    "https://*.example", "javascript:alert(1)"])
+def test_embed_origins_refuse_anything_but_an_https_origin(api, team, origin):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"embed_origins": [origin]}, token=team.token)
+    assert answer.status_code == 400
+    assert answer.json_body["field"] == "body.embed_origins[0]"
+
+
+def test_embed_origins_accept_a_loopback_origin_on_the_local_stage(api, team):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"embed_origins": ["http://127.0.0.1:8123"]},
+                       token=team.token)
+    assert answer.status_code == 200, answer.body
+
+
+def test_embed_origins_refuse_a_loopback_origin_on_a_deployed_stage(team, monkeypatch):
+    from chalicelib import branding, config
+
+    monkeypatch.setattr(config, "stage", lambda: "prod")
+    with pytest.raises(Exception, match="embed_origins"):
+        branding.check_embed_origins(["http://127.0.0.1:8123"])
+
+
+def test_an_accent_colour_with_enough_contrast_against_white_is_kept(api, team):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"accent_color": "#1a5fb4"}, token=team.token)
+    assert answer.status_code == 200, answer.body
+    assert answer.json_body["accent_color"] == "#1a5fb4"
+
+
+def test_an_accent_colour_failing_wcag_aa_against_white_is_refused(api, team):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"accent_color": "#ffcc00"}, token=team.token)
+    assert answer.status_code == 400
+    assert "WCAG AA" in answer.json_body["Message"]
+
+
+def test_the_contrast_ratio_is_wcag_s():
+    from chalicelib.branding import contrast_with_white
+
+    assert round(contrast_with_white("#000000"), 1) == 21.0
+    assert round(contrast_with_white("#767676"), 2) == 4.54  # the lightest grey passing AA
+
+
+def test_a_logo_url_must_be_https(api, team):
+    answer = api.patch(f"/teams/{team.id}/privacy/settings", {"logo_url": "http://cdn.example/logo.png"},
+                       token=team.token)
+    assert answer.status_code == 400

@@ -65,6 +65,20 @@ PAGES = {
     "recipient_task": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "pending"}, "answered": False,
                        "error": "reason"},
     "recipient_task_done": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "not_found"}},
+    "privacy": {"brand": {"team_name": f"Acme {EVIL}", "logo_url": "https://cdn.example/logo.png",
+                          "accent_color": "#1a5fb4"},
+                "embed_origins": ["https://portal.example"], "banner": True, "policy_url": "https://a.example/p",
+                "terms_url": "https://a.example/t", "form_url": "https://desk.example/portal/t/privacy/form",
+                "types": TYPES, "detail_types": ("rectification", "restriction", "objection"), "error": "email",
+                "values": {"type": "rectification", "email": f"{EVIL}@e.com", "message": EVIL}},
+    "cancel_confirm": {"brand": {"team_name": f"Acme {EVIL}", "logo_url": None, "accent_color": None},
+                       "cancel_url": "https://desk.example/portal/privacy/requests/r/cancel?token=tok",
+                       "status_url": "https://desk.example/portal/privacy/requests/r?token=tok"},
+    "export": {"brand": {"team_name": f"Acme {EVIL}", "logo_url": None, "accent_color": None},
+               "file_name": "privacy-export-r_1.zip", "size": 123456, "expires_at": "2026-02-01T10:00:00Z",
+               "download_url": "https://desk.example/portal/privacy/exports/tok?download=1"},
+    "privacy_receipt": {"brand": {"team_name": f"Acme {EVIL}", "logo_url": None, "accent_color": None},
+                        "embed_origins": [], "hours": 48, "back_url": "https://desk.example/portal/t/privacy"},
 }
 # Every key a request's result may hold (execution.py's runners, exports.build).
 RESULT_KEYS = ("dossiers_deleted", "documents_deleted", "exports_deleted", "dossiers", "documents", "bytes",
@@ -241,9 +255,10 @@ def test_every_page_is_tested_here():
 def test_page_renders_without_leaks(name, locale):
     html = templating.render(f"pages/{name}.html", locale, **page_values(name))
     assert html.lstrip().startswith("<!doctype html>")
-    assert f'<html lang="{locale}">' in html
+    assert f'<html lang="{locale}"' in html
     assert "None" not in html
-    assert "<script" not in html
+    assert not re.search(r"<script(?![^>]*\ssrc=)|<style|\sstyle=", html)  # CSP: only our own files
+    assert EVIL not in html
     assert not glued(html), glued(html)
 
 
@@ -276,7 +291,7 @@ def test_error_page_has_its_own_words_for_each_reason(locale):
 def test_action_page_asks_for_a_note_only_when_needed(needs_note, locale):
     html = templating.render("pages/action.html", locale, **{**page_values("action"), "needs_note": needs_note,
                                                              "request": sample_request("rectification", "pending")})
-    assert ('<textarea id="note" name="note" rows="5" cols="60" maxlength="2000" required>' in html) is needs_note
+    assert ('<textarea id="note" name="note" rows="5" maxlength="2000" required>' in html) is needs_note
     assert '<form method="post">' in html
 
 
@@ -305,7 +320,7 @@ def test_action_done_page_names_the_team(locale):
 def test_status_page_offers_cancel_only_when_allowed(cancel_allowed, locale):
     values = {**page_values("request_status", status="pending"), "cancel_allowed": cancel_allowed}
     html = templating.render("pages/request_status.html", locale, **values)
-    assert (f'<form method="post" action="{values["cancel_url"]}">' in html) is cancel_allowed
+    assert (f'<a class="button" href="{values["cancel_url"]}">' in html) is cancel_allowed
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -336,7 +351,39 @@ def test_french_elides_de_before_a_vowel():
 def test_verified_page_for_a_withdrawal_says_whether_it_is_recorded(status, locale):
     html = templating.render("pages/verified.html", locale, **page_values(
         "verified", type="consent_withdrawal", status=status, result={"dossiers_updated": 3}))
-    assert ("3 client file(s)" in html or "3 dossier(s)" in html) is (status == "completed")
+    assert ("3 client files" in html or "3 dossiers clients" in html) is (status == "completed")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_one_client_file_is_singular_and_no_page_writes_a_plural_in_brackets(locale):
+    html = templating.render("pages/verified.html", locale, **page_values(
+        "verified", type="consent_withdrawal", result={"dossiers_updated": 1}))
+    assert "1 client file " in html or locale != "en"
+    assert not re.search(r"\w\((s|n|en|i|e)\)", html)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_every_page_has_one_main_landmark_and_a_title(name, locale):
+    html = templating.render(f"pages/{name}.html", locale, **page_values(name))
+    assert html.count("<main>") == 1
+    assert re.search(r"<title>\s*\S[^<]*</title>", html)
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled", "denied", "expired"])
+def test_a_closed_request_s_page_shows_no_answer_due_date(status):
+    html = templating.render("pages/request_status.html", "en", **page_values("request_status", status=status))
+    assert "Answer due by" not in html
+
+
+def test_an_open_request_s_page_shows_its_answer_due_date():
+    html = templating.render("pages/request_status.html", "en", **page_values("request_status", status="pending"))
+    assert "Answer due by" in html
+
+
+def test_the_cancel_confirmation_s_button_is_marked_as_the_confirmation():
+    html = templating.render("pages/cancel_confirm.html", "en", **page_values("cancel_confirm"))
+    assert re.search(r'<button type="submit" data-action="confirm">', html)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -1,10 +1,10 @@
 """Public routes: the client portal (CORS on) and the pages behind email links (HTML)."""
 from chalice import Blueprint
 
-from .. import actions, portal, privacy_requests, recipient_pages, recipients
+from .. import actions, assets, portal, privacy_requests, recipient_pages, recipients
 from ..errors import DomainError
 from ..web import (FORM_TYPES, accept_language, body, endpoint, form, json_response, page, query, redirect, source_ip,
-                   wants_html)
+                   static, wants_html)
 
 bp = Blueprint(__name__)
 
@@ -12,7 +12,36 @@ bp = Blueprint(__name__)
 @bp.route("/portal/{team_id}/privacy", methods=["GET"], cors=True)
 @endpoint
 def portal_privacy(team_id):
+    request = bp.current_request
+    if wants_html(request):
+        return _page_or_error(lambda: portal.privacy_page(team_id, accept_language(request)))
     return json_response(portal.privacy_info(team_id))
+
+
+@bp.route("/portal/{team_id}/privacy/form", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def submit_form(team_id):
+    """The hosted page's forms (no JavaScript needed): a receipt page, or the page again saying what to fix."""
+    request = bp.current_request
+    return _page_or_error(lambda: portal.submit_form(team_id, form(request), source_ip(request),
+                                                     accept_language(request)))
+
+
+def _page_or_error(render):
+    try:
+        return page(*render())
+    except DomainError as exc:  # an unknown team, an oversized or non-UTF-8 form: a page, not JSON
+        return page(exc.status, portal.error_page(exc, None, accept_language=accept_language(bp.current_request)))
+
+
+@bp.route("/portal/missing", methods=["GET"])
+def missing_page():
+    return page(404, portal.missing_page(accept_language(bp.current_request)))
+
+
+@bp.route("/portal/assets/{name}", methods=["GET"])
+@endpoint
+def asset(name):
+    return static(*assets.read(name, query(bp.current_request, "c")))
 
 
 @bp.route("/portal/{team_id}/privacy/requests", methods=["POST"], cors=True)
@@ -53,6 +82,12 @@ def request_status(request_id):
     return json_response(portal.status(query(request, "token"), request_id))
 
 
+@bp.route("/portal/privacy/requests/{request_id}/cancel", methods=["GET"])
+def cancel_confirmation(request_id):
+    request = bp.current_request
+    return page(*portal.cancel_confirm_page(query(request, "token"), request_id, accept_language(request)))
+
+
 @bp.route("/portal/privacy/requests/{request_id}/cancel", methods=["POST"], cors=True, content_types=FORM_TYPES)
 @endpoint
 def cancel_request(request_id):
@@ -64,7 +99,10 @@ def cancel_request(request_id):
 
 @bp.route("/portal/privacy/exports/{token}", methods=["GET"])
 def export_download(token):
-    status, location_or_page = portal.export_link(token, accept_language(bp.current_request))
+    request = bp.current_request
+    if query(request, "download") is None:
+        return page(*portal.export_page(token, accept_language(request)))
+    status, location_or_page = portal.export_link(token, accept_language(request))
     return redirect(location_or_page) if status == 302 else page(status, location_or_page)
 
 
