@@ -168,18 +168,13 @@ def local_policies(stream_arn: str) -> dict:
             for function in roles.FUNCTIONS}
 
 
-# Where moto matches a call against resource "*" instead of the ARN, its copy of a statement names "*"; the ARN
-# is checked by `allowed` here.
-MOTO_MATCHES_RESOURCE = ("s3:", "sqs:")
-
-
+# moto matches most calls against resource "*" (DynamoDB, SES, Secrets Manager, SQS's GetQueueUrl) and S3's
+# DeleteObjects against the bucket, not each key: its copy of a statement checks the actions, and the ARNs are
+# checked by `allowed` here, for every service alike.
 def for_moto(policy: dict) -> dict:
     statements = []
     for statement in policy["Statement"]:
-        copy = {key: value for key, value in statement.items() if key != "Condition"}
-        if not all(a.startswith(MOTO_MATCHES_RESOURCE) for a in statement["Action"]):
-            copy["Resource"] = "*"
-        statements.append(copy)
+        statements.append({"Effect": statement["Effect"], "Action": statement["Action"], "Resource": "*"})
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     transact = [name for name, items in (("dynamodb:TransactWriteItems", {"dynamodb:PutItem", "dynamodb:UpdateItem",
                                                                            "dynamodb:DeleteItem",
@@ -241,7 +236,8 @@ def install() -> None:
     if _state["installed"]:
         return
     _state["installed"] = True
-    botocore.session.Session.get_credentials = lambda self: _CREDENTIALS
+    # a session given keys of its own (a test signing as someone in particular) keeps them
+    botocore.session.Session.get_credentials = lambda self: self._credentials or _CREDENTIALS
     original_call = botocore.client.BaseClient._make_api_call
 
     def _make_api_call(client, operation, params):
