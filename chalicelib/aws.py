@@ -21,8 +21,10 @@ def ses():
     return client("ses")
 
 
+@functools.lru_cache(maxsize=None)
 def s3():
-    return client("s3")
+    # SigV4 presigned links everywhere: SigV2 is deprecated, and what botocore picks for us-east-1 (locally)
+    return boto3.session.Session().client("s3", config=RETRY_CONFIG.merge(Config(signature_version="s3v4")))
 
 
 def sqs():

@@ -168,18 +168,13 @@ def local_policies(stream_arn: str) -> dict:
             for function in roles.FUNCTIONS}
 
 
-# Where moto matches a call against resource "*" instead of the ARN, its copy of a statement names "*"; the ARN
-# is checked by `allowed` here.
-MOTO_MATCHES_RESOURCE = ("s3:", "sqs:")
-
-
+# moto matches most calls against resource "*" (DynamoDB, SES, Secrets Manager, SQS's GetQueueUrl) and S3's
+# DeleteObjects against the bucket, not each key: its copy of a statement checks the actions, and the ARNs are
+# checked by `allowed` here, for every service alike.
 def for_moto(policy: dict) -> dict:
     statements = []
     for statement in policy["Statement"]:
-        copy = {key: value for key, value in statement.items() if key != "Condition"}
-        if not all(a.startswith(MOTO_MATCHES_RESOURCE) for a in statement["Action"]):
-            copy["Resource"] = "*"
-        statements.append(copy)
+        statements.append({"Effect": statement["Effect"], "Action": statement["Action"], "Resource": "*"})
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     transact = [name for name, items in (("dynamodb:TransactWriteItems", {"dynamodb:PutItem", "dynamodb:UpdateItem",
                                                                            "dynamodb:DeleteItem",
@@ -241,7 +236,8 @@ def install() -> None:
     if _state["installed"]:
         return
     _state["installed"] = True
-    botocore.session.Session.get_credentials = lambda self: _CREDENTIALS
+    # a session given keys of its own (a test signing as someone in particular) keeps them
+    botocore.session.Session.get_credentials = lambda self: self._credentials or _CREDENTIALS
     original_call = botocore.client.BaseClient._make_api_call
 
     def _make_api_call(client, operation, params):
@@ -354,13 +350,36 @@ def enforce(stream_arn: str) -> dict:
         backend.create_user("us-east-1", user)
         backend.put_user_policy(user, "role", json.dumps(for_moto(policy)))
         key = backend.create_access_key(user)
+        if function == OPERATOR and os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_SESSION_TOKEN"):
+            # `make run`'s own credentials stay the operator's: tools pointed at the stack (the CLI, a test
+            # tampering with a table) act as an administrator would on AWS
+            key.access_key_id, key.secret_access_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
         keys[function] = [key.access_key_id, key.secret_access_key]
     use(keys, policies)
     if os.environ.get("IAM_RECORD_ONLY") == "1":
         return keys
+    _presigned_links_pass()
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin.request_count = 0
     return keys
+
+
+def _presigned_links_pass() -> None:
+    """moto's IAM can't check a query-signed request (a presigned link): it fails with a 500. The signer's right
+    to the action was checked when it signed (`generate_presigned_url` above); let moto serve the link."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+    if getattr(original, "lets_presigned_pass", False):
+        return
+
+    def check(self, iam_request_cls, resource="*"):
+        if "Authorization" not in self.headers and ("X-Amz-Credential=" in self.uri or "AWSAccessKeyId=" in self.uri):
+            return None
+        return original(self, iam_request_cls, resource)
+
+    check.lets_presigned_pass = True
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = check
 
 
 def use(keys: dict, policies: dict) -> None:

@@ -108,7 +108,7 @@ def test_make_run_tells_every_connected_system_and_proves_it(stack):
 def tamper_with_history(stack, team: str, request_id: str, seq: int) -> None:
     """What someone with write access to the table might do: change who did something, in place."""
     dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{stack.moto_port}", region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id="local", aws_secret_access_key="local")  # make run's operator
     table = next(name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-requests"))
     dynamodb.update_item(TableName=table, Key={"team_id": {"S": team}, "request_id": {"S": request_id}},
                          UpdateExpression=f"SET history[{seq}].#by = :someone",

@@ -317,8 +317,8 @@ def test_the_api_names_its_handler_without_depending_on_it_so_there_is_no_cycle(
     body = json.dumps(template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"])
     assert "APIHandler" not in body
     assert "function:${AWS::StackName}-api/invocations" in body
-    assert template["Resources"]["APIHandler"]["Properties"]["FunctionName"] == merge.function_name("api_handler")
-    assert merge.function_name("api_handler") == {"Fn::Sub": "${AWS::StackName}-api"}
+    assert template["Resources"]["APIHandler"]["Properties"]["FunctionName"] == merge.function_name("APIHandler")
+    assert merge.function_name("APIHandler") == {"Fn::Sub": "${AWS::StackName}-api"}
 
 
 def test_every_role_s_grants_follow_the_template_s_resources(template):
