@@ -49,26 +49,29 @@ $(AXE):
 screenshots: install browser
 	$(PY) -m devtools.screenshots
 
+# One pytest worker per core; a test module stays on one worker (module fixtures: a packaged template, a stack).
+PARALLEL := -n auto --dist loadfile
+
 # Every test runs each function under its role (devtools/iam.py) and records what it calls; then each role must
 # grant exactly that (devtools/roles.py): a grant no function used fails here, a missing one fails its test.
 IAM_CALLS := out/iam-calls
 test: install browser
 	$(VENV)/bin/ruff check app.py chalicelib devtools tests
 	rm -rf $(IAM_CALLS)
-	IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q
+	IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q $(PARALLEL)
 	$(PY) -m devtools.roles check $(IAM_CALLS)
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory fuzz-hostile-short
 
 unit: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PARALLEL)
 
 # Rewrite deploy/roles.json from what the functions call: the suite runs refusing nothing and recording every
 # call, each role becomes exactly what its function was seen calling, and the template follows.
 roles: install browser
 	rm -rf $(IAM_CALLS)
-	IAM_RECORD_ONLY=1 IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q -p no:cacheprovider
+	IAM_RECORD_ONLY=1 IAM_RECORD_DIR=$(CURDIR)/$(IAM_CALLS) $(PY) -m pytest -q $(PARALLEL)
 	$(PY) -m devtools.roles write $(IAM_CALLS)
 	$(PY) -m devtools.template deploy/resources.json
 

@@ -214,8 +214,8 @@ def test_an_erasure_an_export_and_the_chores_run_with_the_key_in_secrets_manager
     access = api.verified_request(team, "alice@client.example", "access")
     assert api.executed(team, access)["status"] == "completed"
     api.pump()
-    download = api.get(api.last_link_to("alice@client.example", "/portal/privacy/exports/"))
-    assert download.status_code == 302
+    download = api.get(api.last_link_to("alice@client.example", "/portal/privacy/exports/") + "?download=1")
+    assert download.status_code == 302  # to a link presigned by the API handler
     erasure = api.verified_request(team, "alice@client.example", "erasure")
     assert api.executed(team, erasure)["status"] == "completed"
     api.pump()
