@@ -114,7 +114,7 @@ def page_values(name: str, **request_changes) -> dict:
 
 
 def glued(text: str) -> list[str]:
-    """Words run together where a template tag ate a line break: "file(s)(reference", "CNIL)et"."""
+    """Words run together where a template tag ate a line break: "files(reference", "CNIL)et"."""
     return re.findall(r"\S*\)[\w(]\S*", re.sub(r"<[^>]+>", " ", text))
 
 
@@ -189,7 +189,29 @@ def test_every_type_and_status_has_a_label(locale):
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("key", [k for k in RESULT_KEYS if k != "bytes"])
 def test_every_result_key_has_a_label(key, locale):
-    assert str(labels(locale).result_summary({key: 2})) not in ("", f"2 {key}")
+    """An unknown key reads "2 dossiers_updated"; a known one its label, whose English plural may be the key."""
+    one, two = (str(labels(locale).result_summary({key: n})) for n in (1, 2))
+    assert one not in ("", f"1 {key}")
+    assert two.startswith("2 ") and "_" not in two
+
+
+@pytest.mark.parametrize("locale, expected", [
+    ("en", "1 client file and 2 documents."), ("de", "1 Akte und 2 Dokumente."),
+])
+def test_a_completed_access_email_writes_each_count_in_its_plural_form(locale, expected):
+    """Issue 17: no "file(s)", "Akte(n)": one client file is singular, two documents are plural, in every part."""
+    values = email_values("client_completed_access", result={"dossiers": 1, "documents": 2, "bytes": 900})
+    message = templating.render_email("client_completed_access", locale, **values)
+    for part in ("text", "html"):
+        assert expected in " ".join(message[part].split()), part
+        assert "(s)" not in message[part] and "(n)" not in message[part] and "(e)" not in message[part], part
+
+
+@pytest.mark.parametrize("locale, expected", [
+    ("en", "1 dossier deleted, 2 documents deleted"), ("fr", "1 dossier supprimé, 2 documents supprimés"),
+])
+def test_a_result_summary_writes_each_count_in_its_plural_form(locale, expected):
+    assert str(labels(locale).result_summary({"dossiers_deleted": 1, "documents_deleted": 2})) == expected
 
 
 @pytest.mark.parametrize("locale, size, expected", [
