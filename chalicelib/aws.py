@@ -12,19 +12,21 @@ from botocore.config import Config
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 
 
+# SigV4 presigned links everywhere: SigV2 is deprecated, and it is what botocore picks for us-east-1 (locally).
+CONFIGS = {"s3": RETRY_CONFIG.merge(Config(signature_version="s3v4"))}
+
+
 @functools.lru_cache(maxsize=None)
 def client(service: str):
-    return boto3.session.Session().client(service, config=RETRY_CONFIG)
+    return boto3.session.Session().client(service, config=CONFIGS.get(service, RETRY_CONFIG))
 
 
 def ses():
     return client("ses")
 
 
-@functools.lru_cache(maxsize=None)
 def s3():
-    # SigV4 presigned links everywhere: SigV2 is deprecated, and what botocore picks for us-east-1 (locally)
-    return boto3.session.Session().client("s3", config=RETRY_CONFIG.merge(Config(signature_version="s3v4")))
+    return client("s3")
 
 
 def sqs():

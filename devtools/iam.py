@@ -35,11 +35,11 @@ from devtools import roles
 ACCOUNT = "123456789012"  # moto's default account
 OPERATOR = "operator"
 KEYS_VARIABLE = "LOCAL_IAM_KEYS"  # {function: [key id, secret]}, handed to `make run`'s processes
-DEFAULT_VARIABLE = "LOCAL_IAM_FUNCTION"
-SECRET_NAME = "privacy-desk-local-token"  # a test keeping the key in Secrets Manager names its secret so  # the function a process of `make run` is, when no other is running
+DEFAULT_VARIABLE = "LOCAL_IAM_FUNCTION"  # the function a process of `make run` is, when no other is running
+SECRET_NAME = "privacy-desk-local-token"  # what a test keeping the key in Secrets Manager names its secret
 
 _running: contextvars.ContextVar = contextvars.ContextVar("function", default=None)
-_state: dict = {"keys": {}, "policies": {}, "names": {}, "seen": set(), "installed": False}
+_state: dict = {"keys": {}, "policies": {}, "seen": set(), "installed": False}
 _lock = threading.Lock()
 
 
@@ -171,15 +171,17 @@ def local_policies(stream_arn: str) -> dict:
 # moto matches most calls against resource "*" (DynamoDB, SES, Secrets Manager, SQS's GetQueueUrl) and S3's
 # DeleteObjects against the bucket, not each key: its copy of a statement checks the actions, and the ARNs are
 # checked by `allowed` here, for every service alike.
+TRANSACT_ACTIONS = {"dynamodb:TransactWriteItems": {f"dynamodb:{a}" for a in ("PutItem", "UpdateItem", "DeleteItem",
+                                                                             "ConditionCheckItem")},
+                    "dynamodb:TransactGetItems": {"dynamodb:GetItem"}}
+
+
 def for_moto(policy: dict) -> dict:
     statements = []
     for statement in policy["Statement"]:
         statements.append({"Effect": statement["Effect"], "Action": statement["Action"], "Resource": "*"})
     actions = {a for s in policy["Statement"] for a in s["Action"]}
-    transact = [name for name, items in (("dynamodb:TransactWriteItems", {"dynamodb:PutItem", "dynamodb:UpdateItem",
-                                                                           "dynamodb:DeleteItem",
-                                                                           "dynamodb:ConditionCheckItem"}),
-                                         ("dynamodb:TransactGetItems", {"dynamodb:GetItem"})) if actions & items]
+    transact = [name for name, items in TRANSACT_ACTIONS.items() if actions & items]
     if transact:  # moto checks these names; AWS checks the item actions, which `allowed` does here
         statements.append({"Effect": "Allow", "Action": transact, "Resource": "*"})
     return {"Version": "2012-10-17", "Statement": statements}
@@ -293,11 +295,11 @@ def _record(function: str, action: str, resource: str) -> None:
     directory = os.environ.get("IAM_RECORD_DIR")
     if not directory:
         return
-    entry = (function, action, abstract(resource))
     with _lock:
-        if entry in _state["seen"]:
+        if (function, action, resource) in _state["seen"]:  # most calls were seen before: no more work
             return
-        _state["seen"].add(entry)
+        _state["seen"].add((function, action, resource))
+        entry = (function, action, abstract(resource))
         path = pathlib.Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         with open(path / f"{os.getpid()}.jsonl", "a") as f:

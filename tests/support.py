@@ -2,6 +2,7 @@
 import base64
 import json
 import re
+import socket
 import types
 
 from chalicelib import mailer
@@ -255,3 +256,15 @@ def error_shape(answer) -> dict:
     assert set(body) >= {"Code", "Message"}, body
     assert isinstance(body["Code"], str) and isinstance(body["Message"], str) and body["Message"], body
     return body
+
+
+def resolve_hooks_publicly(monkeypatch) -> None:
+    """hooks.example.com resolves to a public address (a webhook URL the SSRF checks accept); other names as usual."""
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host == "hooks.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)

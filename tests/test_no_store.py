@@ -1,12 +1,13 @@
 """Issue 15 §2: no JSON answer is kept by a browser's or a proxy's cache (`Cache-Control: no-store`), as no HTML
 page is: they carry a client's address and request, a dossier's data, a signing secret, or answer a link whose
 token is in the URL. A shared computer's back button or a proxy must not show them to the next person."""
-import socket
 
 import pytest
 
 from chalicelib import privacy_requests
 from chalicelib.models import PrivacyRequest
+
+from tests.support import resolve_hooks_publicly
 
 CLIENT = "alice@client.example"
 
@@ -56,14 +57,7 @@ def test_a_dossier_is_not_stored(api, team):
 
 @pytest.fixture
 def public_dns(monkeypatch):
-    real = socket.getaddrinfo
-
-    def fake(host, port, *args, **kwargs):
-        if host == "hooks.example.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    resolve_hooks_publicly(monkeypatch)
 
 
 def test_a_webhooks_signing_secret_is_not_stored(api, team, public_dns):

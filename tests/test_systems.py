@@ -3,13 +3,12 @@ day of overlap, the cap, and what the fan-out reads from it."""
 import base64
 import datetime as dt
 import json
-import socket
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from chalicelib import systems, webhooks
-from tests.support import shift_time
+from tests.support import resolve_hooks_publicly, shift_time
 
 HOOK = "https://hooks.example.com/privacy"
 WEBHOOK = {"name": "CRM", "kind": "webhook", "url": HOOK}
@@ -19,14 +18,7 @@ MANUAL = {"name": "Paper archive", "kind": "manual", "owner_email": "Archivist@T
 @pytest.fixture(autouse=True)
 def dns(monkeypatch):
     """hooks.example.com resolves to a public address; other names as usual."""
-    real = socket.getaddrinfo
-
-    def fake(host, port, *args, **kwargs):
-        if host == "hooks.example.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    resolve_hooks_publicly(monkeypatch)
 
 
 def path(team, system_id="crm"):
