@@ -5,12 +5,14 @@ from chalice import Chalice, Rate
 
 from chalicelib import config, execution, housekeeping, logsafe, notifications, reminders
 from chalicelib.api import admin, public
+from chalicelib.console import routes as console
 
 config.check_lambda_start()
 logsafe.install()
 app = Chalice(app_name="privacy-desk")
 app.register_blueprint(admin.bp)
 app.register_blueprint(public.bp)
+app.register_blueprint(console.bp)
 
 if config.stage() == "local":
     from chalicelib.api import dev

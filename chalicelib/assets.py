@@ -8,7 +8,7 @@ from .errors import NotFound
 
 _ROOT = os.path.join(os.path.dirname(__file__), "static")
 TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-FILES = ("page.css", "frame.js", "embed.js")
+FILES = ("page.css", "frame.js", "embed.js", "console.css", "console.js")
 _COLOUR = re.compile(r"^[0-9a-fA-F]{6}$")
 
 

@@ -25,6 +25,10 @@ DEFAULTS = {
     "CLOSED_REQUEST_RETENTION_DAYS": "30",
     "PORTAL_LIMIT_PER_IP_HOUR": "60",
     "BEARER_TOKEN_HOURS": "12",
+    # The console's sessions (OWASP): ended after this long without a page, and after this long whatever happens.
+    "CONSOLE_IDLE_MINUTES": "30",
+    "CONSOLE_SESSION_HOURS": "8",
+    "CONSOLE_SIGNIN_EMAILS_PER_HOUR": "5",
     "LOG_HASH_KEY": "",
     # "raise": a failed record fails the batch (safe with plain `chalice deploy`); "report": return
     # batchItemFailures, only where the event source mapping has ReportBatchItemFailures.

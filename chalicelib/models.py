@@ -48,6 +48,18 @@ class _Meta:
     billing_mode = "PAY_PER_REQUEST"
 
 
+class MemberEmailIndex(GlobalSecondaryIndex):
+    """Every team a person is a member of, by their (normalised) address: the console's sign-in and team choice.
+    Eventually consistent, so it only proposes teams: each page re-reads the team's members consistently."""
+
+    class Meta:
+        index_name = "by_email"
+        projection = AllProjection()
+
+    email = UnicodeAttribute(hash_key=True)
+    team_id = UnicodeAttribute(range_key=True)
+
+
 class Member(Model):
     class Meta(_Meta):
         table_name = config.get("MEMBERS_TABLE")
@@ -61,6 +73,8 @@ class Member(Model):
     generation = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+
+    by_email = MemberEmailIndex()
 
 
 class TeamSettings(Model):
@@ -298,6 +312,23 @@ class System(Model):
     generation = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+
+
+class ConsoleSession(Model):
+    """A signed-in person's console session (sessions.py). It lives in the markers table, keyed
+    `session#<sha256 of the cookie's id>`: whoever reads the table can't use what it holds."""
+
+    class Meta(_Meta):
+        table_name = config.get("MARKERS_TABLE")
+
+    pk = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    csrf = UnicodeAttribute()
+    signed_in_with = UnicodeAttribute()  # "link" | "oidc"
+    created_at = UnicodeAttribute()
+    seen_at = UnicodeAttribute()
+    ends_at = UnicodeAttribute()  # the absolute end, whatever the activity
+    expires_at = TTLAttribute()  # DynamoDB's lazy clean-up: the idle end, never after ends_at
 
 
 ALL_MODELS = (Member, TeamSettings, Dossier, PrivacyRequest, Marker, System)

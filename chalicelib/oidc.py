@@ -10,6 +10,9 @@ URL's team, so role and removal come from the members table at every call, as fo
 Configuration (per stage): OIDC_ISSUER (nothing here is used without it), OIDC_AUDIENCE, and optionally
 OIDC_JWKS_URL (else read from the issuer's discovery document). Only RS256 and ES256 are accepted: HS256 would
 let anyone who knows the public key (everyone) sign, and `none` signs nothing.
+
+The console's "Sign in with ..." (oidc_signin.py) checks its ID tokens here too, for its client id, and posts
+to the provider's token endpoint through the same fetcher (one deadline, a size limit).
 """
 import http.client
 import io
@@ -66,6 +69,23 @@ def _fetch_json(url: str, deadline: float):
 
 
 def _get(url: str, deadline: float) -> tuple[int, str | None, bytes]:
+    return _send("GET", url, deadline)
+
+
+def _post_form(url: str, fields: dict, deadline: float, headers: dict | None = None) -> tuple[int, object]:
+    """POSTs `fields` form-encoded (a token endpoint): (status, the JSON answer, or None when it isn't JSON).
+    Redirects are not followed: the code and its verifier go only where the discovery document said."""
+    body = urllib.parse.urlencode(fields).encode("ascii")
+    status, _, data = _send("POST", url, deadline,
+                            {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, body)
+    try:
+        return status, json.loads(data)
+    except (ValueError, RecursionError):
+        return status, None
+
+
+def _send(method: str, url: str, deadline: float, headers: dict | None = None,
+          body: bytes = b"") -> tuple[int, str | None, bytes]:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ServiceUnavailable(f"the identity provider's URL is not http(s): {url}")
@@ -73,16 +93,17 @@ def _get(url: str, deadline: float) -> tuple[int, str | None, bytes]:
     try:
         with _connect(parts.hostname, parts.port or (443 if https else 80), https, deadline) as sock:
             sock.settimeout(_remaining(deadline))
-            sock.sendall(_request(parts))
+            sock.sendall(_request(method, parts, headers or {}, body))
             raw = _read_all(sock, deadline)
         # http.client parses what was received (status, headers, chunked or not) without touching the network.
-        answer = http.client.HTTPResponse(_Received(raw))
+        answer = http.client.HTTPResponse(_Received(raw), method=method)
         answer.begin()
         return answer.status, answer.getheader("Location"), answer.read()
     except TimeoutError:
         raise ServiceUnavailable(f"the identity provider didn't answer within {FETCH_TIMEOUT:g} s") from None
     except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, TLS, bad port, malformed
-        raise ServiceUnavailable(f"the identity provider's keys could not be read: {exc!r}") from None
+        raise ServiceUnavailable(f"the identity provider's answer to {method} {url} could not be read: "
+                                 f"{exc!r}") from None
 
 
 def _remaining(deadline: float) -> float:
@@ -104,13 +125,17 @@ def _connect(host: str, port: int, https: bool, deadline: float) -> socket.socke
         raise
 
 
-def _request(parts: urllib.parse.SplitResult) -> bytes:
+def _request(method: str, parts: urllib.parse.SplitResult, headers: dict, body: bytes) -> bytes:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.netloc.rpartition("@")[2]
     if any(c <= " " or c == "\x7f" for c in target + host):  # nothing may add a header to the request
         raise ServiceUnavailable("the identity provider's URL has spaces or control characters")
-    return (f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
-            "Connection: close\r\nUser-Agent: privacy-desk\r\n\r\n").encode("ascii")
+    if any(c < " " or c == "\x7f" for c in "".join(headers.values())):  # spaces are fine: "Basic ..."
+        raise ServiceUnavailable("a header for the identity provider has control characters")
+    fields = {"Host": host, "Accept": "application/json", "Connection": "close", "User-Agent": "privacy-desk",
+              **headers, **({"Content-Length": str(len(body))} if method != "GET" else {})}
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+    return (head + "\r\n").encode("ascii") + body
 
 
 def _read_all(sock: socket.socket, deadline: float) -> bytes:
@@ -229,8 +254,30 @@ def reset() -> None:
     _KEYSETS.clear()
 
 
-def verify(token: str) -> dict:
-    """The claims of a provider's token: signature by one of its keys, issuer, audience, expiry, not-before."""
+def verify(token: str, audience: str | None = None) -> dict:
+    """The claims of a provider's token: signature by one of its keys, issuer, audience, expiry, not-before.
+    `aud` must name `audience`: OIDC_AUDIENCE (the API's bearer tokens) unless given (the console's sign-in
+    gives its client id)."""
+    import jwt
+
+    algorithm, key = _signing_key(token)
+    hint = ID_TOKEN_REQUIRED if audience is None else "its aud doesn't name this service's client id"
+    try:
+        return jwt.decode(token, key, algorithms=[algorithm], audience=audience or config.get("OIDC_AUDIENCE"),
+                          issuer=config.get("OIDC_ISSUER"), leeway=LEEWAY_SECONDS,
+                          options={"require": ["exp", "iss", "aud"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired") from None
+    except jwt.InvalidAudienceError:  # typically an access token, issued for an API rather than this client
+        raise Unauthorized(f"the token is not for this service: {hint}") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"the token is not valid: {exc}" + (f"; {hint}" if exc.claim == "aud" else "")) from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"the token is not valid: {exc}") from None
+
+
+def _signing_key(token: str) -> tuple:
+    """(algorithm, key) of the provider's published key that the token's header names, or 401."""
     import jwt
 
     try:
@@ -250,19 +297,7 @@ def verify(token: str) -> dict:
     expected, key = found
     if algorithm != expected:  # an RS256 header on an EC key (or the reverse) is never a provider's token
         raise Unauthorized("the token's algorithm doesn't match its key")
-    try:
-        return jwt.decode(token, key, algorithms=[expected], audience=config.get("OIDC_AUDIENCE"),
-                          issuer=config.get("OIDC_ISSUER"), leeway=LEEWAY_SECONDS,
-                          options={"require": ["exp", "iss", "aud"]})
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("the token has expired") from None
-    except jwt.InvalidAudienceError:  # typically an access token, issued for an API rather than this client
-        raise Unauthorized(f"the token is not for this service: {ID_TOKEN_REQUIRED}") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise Unauthorized(f"the token is not valid: {exc}" + (f"; {ID_TOKEN_REQUIRED}" if exc.claim == "aud" else
-                                                                "")) from None
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"the token is not valid: {exc}") from None
+    return expected, key
 
 
 def verified_email(claims: dict) -> str:

@@ -459,6 +459,56 @@ def _and(left, right):
     return right if left is None else left & right
 
 
+ACTIONABLE = (PENDING, IN_PROGRESS, FAILED)  # open and confirmed by the client: what an officer must act on
+MAX_OPEN = 2000  # open requests are read whole to sort by due date; a team this far behind sees the first ones
+
+
+def open_requests(team_id: str, request_type: str | None = None) -> list[PrivacyRequest]:
+    """The team's confirmed open requests, soonest due first: one Query per open status (the by_status index),
+    so the read is bounded by what is open, never by the team's history."""
+    require_team(team_id)
+    condition = PrivacyRequest.type == request_type if request_type else None
+    found: list[PrivacyRequest] = []
+    for status in ACTIONABLE:
+        found += list(PrivacyRequest.by_status.query(f"{team_id}#{status}", filter_condition=condition,
+                                                     limit=MAX_OPEN - len(found), page_size=100))
+    return sorted(found, key=lambda r: (r.due_at, r.request_id))
+
+
+def requests_by(team_id: str, status: str | None, request_type: str | None, cursor: dict | None,
+                email: str | None = None, size: int = PAGE_SIZE) -> dict:
+    """A page of the team's requests, newest first: of one status, of one client (by their address), or all."""
+    require_team(team_id)
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {STATUSES}", field="status")
+    now = clock.now()
+    condition = PrivacyRequest.type == request_type if request_type else None
+    if status == EXPIRED:
+        condition, status = _and(condition, PrivacyRequest.expires_at <= now), AWAITING
+    elif status == AWAITING:
+        condition = _and(condition, PrivacyRequest.expires_at > now)
+    else:
+        condition = _and(condition, PrivacyRequest.expires_at.does_not_exist() | (PrivacyRequest.expires_at > now))
+    if email is not None:
+        key = f"{team_id}#{emails.normalise(email, 'email')}"
+        if status is not None:
+            condition = _and(condition, PrivacyRequest.status == status)
+        check_cursor(cursor, {"team_id": team_id, "team_email": key}, ("request_id",))
+        results = PrivacyRequest.by_requester.query(key, filter_condition=condition, scan_index_forward=False,
+                                                    last_evaluated_key=cursor, limit=size, page_size=100)
+    elif status is not None:
+        check_cursor(cursor, {"team_id": team_id, "team_status": f"{team_id}#{status}"}, ("request_id",))
+        results = PrivacyRequest.by_status.query(f"{team_id}#{status}", filter_condition=condition,
+                                                 scan_index_forward=False, last_evaluated_key=cursor,
+                                                 limit=size, page_size=100)
+    else:
+        check_cursor(cursor, {"team_id": team_id}, ("request_id",))
+        results = PrivacyRequest.query(team_id, filter_condition=condition, scan_index_forward=False,
+                                       last_evaluated_key=cursor, limit=size, page_size=100)
+    items = list(results)
+    return {"items": items, "next_key": results.last_evaluated_key if len(items) == size else None}
+
+
 # --- transitions used by execution ---------------------------------------------------------------------------
 
 def start(item: PrivacyRequest, actor: dict, extra: list | None = None) -> PrivacyRequest:

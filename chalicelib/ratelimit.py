@@ -22,7 +22,7 @@ from .models import Marker
 HOUR, DAY = 3600, 86400
 
 
-def _hit(scope: str, subject: str, window: int, now: float | None = None) -> tuple[float, int]:
+def hit(scope: str, subject: str, window: int, now: float | None = None) -> tuple[float, int]:
     """Count one hit; returns (estimated hits over the last `window` seconds, seconds until one hit frees)."""
     now = time.time() if now is None else now
     current = int(now) // window
@@ -57,7 +57,7 @@ def check_source(source_ip: str | None) -> None:
     """429 once this network sent more than PORTAL_LIMIT_PER_IP_HOUR submissions and re-sends in an hour."""
     if not source_ip:
         return
-    estimate, retry_after = _hit("ip", source_network(source_ip), HOUR)
+    estimate, retry_after = hit("ip", source_network(source_ip), HOUR)
     if estimate > config.get_int("PORTAL_LIMIT_PER_IP_HOUR"):
         raise TooManyRequests("too many privacy submissions from this network; try again later",
                               retry_after=retry_after)
@@ -67,5 +67,5 @@ def tagged_inbox_allows(team_id: str, address: str) -> bool:
     """False once plus-tagged variants of this inbox got PORTAL_TAGGED_INBOX_PER_DAY emails in a day."""
     if emails.inbox(address) == address:
         return True
-    estimate, _ = _hit("inbox", f"{team_id}#{emails.inbox(address)}", DAY)
+    estimate, _ = hit("inbox", f"{team_id}#{emails.inbox(address)}", DAY)
     return estimate <= config.get_int("PORTAL_TAGGED_INBOX_PER_DAY")

@@ -58,6 +58,11 @@ def members_with_email(team_id: str, address: str) -> list[Member]:
     return [m for m in Member.query(team_id, consistent_read=True) if m.email == address]
 
 
+def list_members(team_id: str) -> list[Member]:
+    """Every member of the team, read now (a team is small: one Query)."""
+    return list(Member.query(team_id, consistent_read=True))
+
+
 def list_admins(team_id: str) -> list[Member]:
     return [m for m in Member.query(team_id) if m.role == "admin"]
 

@@ -9,7 +9,8 @@ action link or a bearer token. What each proves:
 - status: "the requester of R may follow and cancel it";
 - export: "the requester of R may download its export" (30 days);
 - callback: "connected system S may answer its task of request R" (120 days);
-- task: "the owner of manual system S this was mailed to may answer its task of request R" (120 days).
+- task: "the owner of manual system S this was mailed to may answer its task of request R" (120 days);
+- signin: "whoever opens this controls this member's address" (15 minutes, used once: sessions.py).
 """
 import datetime as dt
 
@@ -17,7 +18,7 @@ from . import clock, config, ids, signing_keys
 from .errors import Unauthorized
 
 BEARER, VERIFY, ACTION, STATUS, EXPORT = "bearer", "verify", "action", "status", "export"
-CALLBACK, TASK = "callback", "task"
+CALLBACK, TASK, SIGNIN = "callback", "task", "signin"
 
 LIFETIMES = {
     VERIFY: dt.timedelta(hours=24),
@@ -26,6 +27,7 @@ LIFETIMES = {
     EXPORT: dt.timedelta(days=30),
     CALLBACK: dt.timedelta(days=120),
     TASK: dt.timedelta(days=120),
+    SIGNIN: dt.timedelta(minutes=15),
 }
 
 

@@ -3,8 +3,6 @@
 It turns a Chalice request into plain values (a JSON body checked for size, encoding and syntax; the caller
 proven by a bearer token; a list cursor), and a DomainError into Chalice's `{"Code", "Message"}` answer.
 """
-import base64
-import binascii
 import functools
 import json
 import logging
@@ -14,7 +12,7 @@ from botocore.exceptions import ClientError
 from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
-from . import teams, tokens
+from . import cursors, teams, tokens
 from .awsfaults import THROTTLING, aws_code
 from .errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
 
@@ -135,6 +133,11 @@ def optional_body(request, limit: int = JSON_LIMIT):
 
 def form(request, limit: int = JSON_LIMIT) -> dict:
     """An HTML form post (application/x-www-form-urlencoded) as a dict of single values."""
+    return dict(form_pairs(request, limit))
+
+
+def form_pairs(request, limit: int = JSON_LIMIT) -> list[tuple[str, str]]:
+    """An HTML form post as its (name, value) pairs, in order: a name repeats for checkboxes of one field."""
     import urllib.parse
 
     raw = request.raw_body or b""
@@ -144,7 +147,7 @@ def form(request, limit: int = JSON_LIMIT) -> dict:
         pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")  # %ff too
     except UnicodeDecodeError:
         raise BadRequest("the form is not valid UTF-8", field="body") from None
-    return dict(pairs)
+    return pairs
 
 
 def wants_html(request) -> bool:
@@ -284,20 +287,8 @@ def cursor_in(request) -> dict | None:
 
 def decode_cursor(token: str | None, field: str = "next") -> dict | None:
     """A `next` cursor from a query string or a body (`field` names it in the 400)."""
-    if not token:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        # Only key attributes come back as cursors: {"name": {"S": "text"}}.
-        if not isinstance(value, dict) or not value or not all(
-                isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in value.values()):
-            raise ValueError
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(f"{field} is not a cursor this API returned", field=field) from None
+    return cursors.decode(token, field)
 
 
 def page_out(result: dict) -> dict:
-    key = result.get("next_key")
-    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=") if key else None
-    return {"items": result["items"], "next": cursor}
+    return {"items": result["items"], "next": cursors.encode(result.get("next_key"))}

@@ -15,7 +15,8 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OIDC_VARIABLES = ("OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS_URL")
+OIDC_VARIABLES = ("OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET",
+                  "OIDC_PROVIDER_NAME")
 
 
 def local_environment(moto_port: int) -> dict:
@@ -26,7 +27,8 @@ def local_environment(moto_port: int) -> dict:
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
     })
-    # Sign-in with a real provider locally: `OIDC_ISSUER=... OIDC_AUDIENCE=... make run`.
+    # Sign-in with a real provider locally: `OIDC_ISSUER=... OIDC_AUDIENCE=... make run` (the API's tokens),
+    # and OIDC_CLIENT_ID=... too for the console's "Sign in with ...".
     env.update({name: os.environ[name] for name in OIDC_VARIABLES if os.environ.get(name)})
     return env
 

@@ -1,0 +1,89 @@
+"""A request's page: every field, its record as a timeline (and whether it verifies), the connected systems'
+tasks, and what an officer does there — extend, deny, lift a restriction, skip or retry a task. Each action is
+the API's domain call; a refusal shows on the page, next to the form it came from, and changes nothing."""
+from .. import actors, execution, recipients
+from .. import privacy_requests as pr
+from ..errors import DomainError, NotFound
+from . import queue
+from . import visit as v
+
+ACTIONS = ("extend", "deny", "lift-restriction")
+TASK_ACTIONS = ("skip", "retry")
+
+
+def _render(ctx: v.Context, request_id: str, status: int = 200, **values) -> v.Answer:
+    item = pr.get_item(ctx.team_id, request_id, consistent=True)
+    record = pr.get_record(ctx.team_id, request_id)
+    values.setdefault("failed_form", None)
+    values.setdefault("error", None)
+    values.setdefault("typed", {})
+    values.setdefault("done", None)
+    return v.render(ctx, "request.html", status, r=queue.row(item), record=record,
+                    entries=list(reversed(record["entries"])), **values)
+
+
+def show(visit: v.Visit, team_id: str, request_id: str) -> v.Answer:
+    try:
+        ctx = v.context(visit, team_id)
+        return _render(ctx, request_id, done=done_notice(visit.query.get("done")))
+    except DomainError as exc:
+        return v.failure(exc, visit)
+
+
+def act(visit: v.Visit, team_id: str, request_id: str, action: str) -> v.Answer:
+    """POST …/{extend|deny|lift-restriction}."""
+    try:
+        ctx = v.context(visit, team_id)
+        if action not in ACTIONS:
+            raise NotFound("no such action")
+    except DomainError as exc:
+        return v.failure(exc, visit)
+    by = actors.member(ctx.member.member_id)
+    try:
+        if action == "extend":
+            execution.require_executor(ctx.team_id, ctx.member)
+            pr.extend(ctx.team_id, request_id, {"months": _months(visit.form.get("months")),
+                                                "reason": visit.form.get("reason", "")}, by=by)
+        elif action == "deny":
+            execution.require_executor(ctx.team_id, ctx.member)
+            pr.deny(ctx.team_id, request_id, {"reason": visit.form.get("reason", "")}, by=by)
+        else:
+            execution.lift_restriction(ctx.team_id, request_id, ctx.member, {})
+    except DomainError as exc:
+        return _refused(visit, ctx, request_id, action, exc)
+    return v.redirect(f"/console/teams/{ctx.team_id}/requests/{request_id}?done={action}")
+
+
+def task(visit: v.Visit, team_id: str, request_id: str, system_id: str, action: str) -> v.Answer:
+    """POST …/systems/{system}/{skip|retry}: a connected system's task."""
+    try:
+        ctx = v.context(visit, team_id)
+        if action not in TASK_ACTIONS:
+            raise NotFound("no such action")
+    except DomainError as exc:
+        return v.failure(exc, visit)
+    try:
+        if action == "skip":
+            recipients.skip(ctx.team_id, request_id, system_id, ctx.member, {"reason": visit.form.get("reason", "")})
+        else:
+            recipients.retry(ctx.team_id, request_id, system_id, ctx.member)
+    except DomainError as exc:
+        return _refused(visit, ctx, request_id, f"{action}:{system_id}", exc)
+    return v.redirect(f"/console/teams/{ctx.team_id}/requests/{request_id}?done={action}")
+
+
+def _months(value) -> int | str:
+    return int(value) if value in ("1", "2") else str(value)
+
+
+def _refused(visit: v.Visit, ctx: v.Context, request_id: str, form_name: str, exc: DomainError) -> v.Answer:
+    try:
+        return _render(ctx, request_id, exc.status, failed_form=form_name, error=exc.message,
+                       typed={"reason": visit.form.get("reason", ""), "months": visit.form.get("months", "")})
+    except DomainError as missing:
+        return v.failure(missing, visit, ctx)
+
+
+def done_notice(value: str | None) -> str | None:
+    return value if value in (*ACTIONS, *TASK_ACTIONS) else None
+
