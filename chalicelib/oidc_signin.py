@@ -31,7 +31,8 @@ from .errors import NotFound, ServiceUnavailable, Unauthorized
 from .models import Marker
 
 log = logging.getLogger(__name__)
-FLOW_LIFETIME = dt.timedelta(minutes=10)
+FLOW_MINUTES = 10
+FLOW_LIFETIME = dt.timedelta(minutes=FLOW_MINUTES)
 CALLBACK_PATH = "/console/sign-in/callback"
 MAX_FLOW_ID = 100
 ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # RFC 6749's codes; anything else an `error` holds isn't repeated
@@ -86,7 +87,7 @@ def finish(flow_id: str | None, params: dict) -> str:
     parameters and the flow cookie; Unauthorized otherwise. The flow is used up before anything else, whatever
     comes of it: a replayed callback finds nothing to exchange a code with."""
     _require_configured()
-    flow = _take(flow_id)
+    flow, params = _take(flow_id), params or {}  # Chalice gives None for a callback without a query
     if "error" in params:
         _refuse_provider_error(params)
     state = params.get("state")
@@ -112,7 +113,7 @@ def _take(flow_id: str | None) -> dict:
             raise Unauthorized(f"this sign-in was already used: {AGAIN}") from None
         raise
     if item.expires_at is None or item.expires_at <= clock.now():  # DynamoDB's TTL deletes days late, not on time
-        raise Unauthorized(f"this sign-in took longer than {FLOW_LIFETIME.seconds // 60} minutes: {AGAIN}")
+        raise Unauthorized(f"this sign-in took longer than {FLOW_MINUTES} minutes: {AGAIN}")
     return json.loads(item.value)
 
 

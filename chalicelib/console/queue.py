@@ -71,7 +71,7 @@ def show(visit: v.Visit, team_id: str, notice: str | None = None) -> v.Answer:
     except BadRequest as exc:
         filters = {"state": "open", "type": None, "overdue": False}
         return v.render(ctx, "queue.html", 400, filters=filters, rows=[], next=None, total=None, searched=email,
-                        error=exc.field or "filter", done=None, states=STATES, types=TYPES)
+                        error=exc.extra.get("field") or "filter", done=None, states=STATES, types=TYPES)
     done = visit.query.get("done") if visit.method == "GET" else None
     return v.render(ctx, "queue.html", filters=filters, searched=email, done=done, notice=notice,
                     states=STATES, types=TYPES, **listing)

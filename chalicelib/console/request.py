@@ -16,7 +16,7 @@ def _render(ctx: v.Context, request_id: str, status: int = 200, **values) -> v.A
     record = pr.get_record(ctx.team_id, request_id)
     values.setdefault("failed_form", None)
     values.setdefault("error", None)
-    values.setdefault("typed", {})
+    values.setdefault("typed", {"reason": "", "months": ""})
     values.setdefault("done", None)
     return v.render(ctx, "request.html", status, r=queue.row(item), record=record,
                     entries=list(reversed(record["entries"])), **values)

@@ -30,7 +30,7 @@ def _guarded(visit: v.Visit, team_id: str, admin_post: bool = True):
 
 def _field(exc: DomainError) -> str:
     """"body.locales[0]" → "locales": the form field next to which the error shows."""
-    name = (exc.field or "").removeprefix("body.")
+    name = str(exc.extra.get("field") or "").removeprefix("body.")
     return name.split("[")[0] or "form"
 
 
