@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import types
 import urllib.parse
 
 import pytest
@@ -395,3 +396,45 @@ def test_make_run_hands_the_console_sign_in_variables_to_the_local_stage(variabl
     env = run_local.local_environment(5555)
     assert (env["OIDC_CLIENT_ID"], env["OIDC_CLIENT_SECRET"], env["OIDC_PROVIDER_NAME"]) == (
         CLIENT_ID, "local-client-secret", "Team SSO")
+
+
+# --- through the console's pages, as a browser goes --------------------------------------------------------------
+
+@pytest.fixture
+def desk(api, provider):
+    """The provider and a team whose admin is admin@team.example, at the console."""
+    from tests.console_support import Console
+
+    team = api.new_team()
+    return types.SimpleNamespace(api=api, team=team, provider=provider, console=Console(api))
+
+
+def test_the_sign_in_page_offers_the_provider(desk):
+    desk.console.get("/console")
+    assert 'data-action="sign-in-oidc"' in desk.console.page
+
+
+def test_signing_in_with_the_provider_lands_on_the_teams_requests(desk):
+    console = desk.console
+    console.get("/console")
+    answer = console.post("/console/sign-in/oidc", csrf=False)
+    assert answer.status_code == 303 and "pd_session_oidc" in answer.headers["Set-Cookie"]
+    code, state = desk.provider.authorize(answer.headers["Location"])
+    landing = console.settle(console.get(f"/console/sign-in/callback?code={code}&state={state}"))
+    assert landing.status_code == 200 and "pd_session" in console.cookies
+    assert f'/console/teams/{desk.team.id}/requests' in console.page and "Privacy requests" in console.text()
+
+
+def test_a_callback_in_another_browser_signs_nobody_in(desk):
+    from tests.console_support import Console
+
+    starter, victim = desk.console, Console(desk.api)
+    answer = starter.post("/console/sign-in/oidc", csrf=False)
+    code, state = desk.provider.authorize(answer.headers["Location"])
+    refused = victim.get(f"/console/sign-in/callback?code={code}&state={state}")
+    assert refused.status_code == 401 and "pd_session" not in victim.cookies
+
+
+def test_the_provider_sign_in_from_another_site_is_refused(desk):
+    answer = desk.console.post("/console/sign-in/oidc", csrf=False, origin="https://evil.example")
+    assert answer.status_code == 403 and "Location" not in answer.headers

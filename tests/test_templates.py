@@ -47,7 +47,10 @@ EXTRAS = {
     "officer_recipient_problem": {"officer_name": f"Dee {EVIL}", "task": {
         "system_id": "crm", "name": f"CRM {EVIL}", "status": "pending", "attempts": 8, "answered_by": None,
         "gave_up_at": "2026-01-22T10:00:00Z", "last_error": f"answered 500: {EVIL}", "note": None}},
+    "console_sign_in": {"sign_in_url": "https://desk.example/console/sign-in/tok-signin", "minutes": 15},
 }
+# Emails that show nothing anyone typed (the console's sign-in link names no team and no request).
+WITHOUT_TYPED_TEXT = {"console_sign_in"}
 # Art. 19 lists, where a request has connected systems (the emails render without them too).
 SYSTEMS = [f"CRM {EVIL}", "Archive"]
 EXTRAS["officer_new"]["systems_to_tell"] = SYSTEMS
@@ -138,7 +141,8 @@ def test_email_renders_without_leaks(name, locale):
     for part in ("subject", "text", "html"):
         assert not glued(message[part]), (part, glued(message[part]))
     assert "<script" not in message["html"]
-    assert "&lt;script&gt;" in message["html"]
+    if name not in WITHOUT_TYPED_TEXT:
+        assert "&lt;script&gt;" in message["html"]
     assert message["html"].lstrip().startswith("<!doctype html>")
     assert f'<html lang="{locale}">' in message["html"]
     if name.startswith("officer_"):
