@@ -263,7 +263,7 @@ def _template_files() -> set[str]:
 
 def test_a_template_exists_once_for_every_language():
     """Languages differ in the catalogs only: no folder of per-language copies."""
-    assert {name.split(os.sep)[0] for name in _template_files() if os.sep in name} == {"email", "pages", "export"}
+    assert {name.split(os.sep)[0] for name in _template_files() if os.sep in name} == {"email", "pages", "export", "console"}
 
 
 def test_every_email_has_three_parts():
