@@ -25,7 +25,7 @@ import urllib.parse
 
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
-from . import clock, config, oidc
+from . import clock, config
 from .db import condition_failed
 from .errors import NotFound, ServiceUnavailable, Unauthorized
 from .models import Marker
@@ -86,6 +86,8 @@ def finish(flow_id: str | None, params: dict) -> str:
     """The verified, normalised address of whoever signed in at the provider, from the callback's query
     parameters and the flow cookie; Unauthorized otherwise. The flow is used up before anything else, whatever
     comes of it: a replayed callback finds nothing to exchange a code with."""
+    from . import oidc  # on first use: the app's import stays light (cold start)
+
     _require_configured()
     flow, params = _take(flow_id), params or {}  # Chalice gives None for a callback without a query
     if "error" in params:
@@ -131,6 +133,8 @@ def _error_code(value, fallback: str) -> str:
 
 def _exchange(code: str, verifier: str) -> str:
     """The ID token the token endpoint gives for the code (RFC 6749 §4.1.3, with the PKCE verifier)."""
+    from . import oidc  # on first use: the app's import stays light (cold start)
+
     _, token_endpoint = _endpoints()
     client_id, secret = config.get("OIDC_CLIENT_ID"), config.optional("OIDC_CLIENT_SECRET")
     fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(),
@@ -156,6 +160,8 @@ def _basic_auth(client_id: str, secret: str) -> str:
 
 def _id_token_claims(id_token: str, nonce: str) -> dict:
     """The ID token's claims once it is the provider's, for this client (aud, azp) and this sign-in (nonce)."""
+    from . import oidc  # on first use: the app's import stays light (cold start)
+
     client_id = config.get("OIDC_CLIENT_ID")
     claims = oidc.verify(id_token, audience=client_id)
     if "azp" in claims and claims["azp"] != client_id:  # OIDC Core §3.1.3.7: issued to another party
@@ -182,6 +188,8 @@ def _endpoints() -> tuple[str, str]:
 
 
 def _discover(issuer: str) -> tuple[str, str]:
+    from . import oidc  # on first use: the app's import stays light (cold start)
+
     deadline = time.monotonic() + oidc.FETCH_TIMEOUT
     document = oidc._fetch_json(issuer.rstrip("/") + "/.well-known/openid-configuration", deadline)
     if not isinstance(document, dict) or document.get("issuer") != issuer:  # OIDC Discovery §4.3

@@ -7,6 +7,7 @@ never shown again. After a rotation the previous secret keeps signing for a day,
 """
 import base64
 import datetime as dt
+import re
 import secrets as random
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -89,6 +90,8 @@ def put(team_id: str, system_id: str, body) -> tuple[dict, bool]:
     _check_id(system_id)
     require_team(team_id)
     existing = get(team_id, system_id)
+    if existing is None:
+        _check_new_id(system_id)
     stamp = clock.iso(clock.now())
     kind = data["kind"]
     fields = {"name": data["name"], "kind": kind, "request_types": _request_types(data), "url": None,
@@ -169,6 +172,16 @@ def _check_id(system_id: str) -> None:
         # that would is refused, and the request's work with it): no id can contain one.
         raise BadRequest("system_id must not contain @: it is written into request records, which never hold an "
                          "email address", field="system_id")
+
+
+NEW_ID = re.compile(r"[A-Za-z0-9_-]{1,%d}" % MAX_ID_LENGTH)
+
+
+def _check_new_id(system_id: str) -> None:
+    """A new system's id is a path segment of the console's forms and of the API: letters, digits, - and _ only
+    (an id with `/`, `?` or `..` would point a form at another page). Older ids keep working."""
+    if not NEW_ID.fullmatch(system_id):
+        raise BadRequest("system_id must be letters, digits, - and _ only", field="system_id")
 
 
 def _request_types(data: dict) -> list[str]:

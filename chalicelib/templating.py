@@ -106,8 +106,16 @@ def _env(locale: str = DEFAULT_LOCALE):
     env.filters["size"] = lambda number: _size(number, locale)
     env.filters["elide"] = lambda text: _elide(text, locale)
     env.filters["names"] = lambda items: _names_list(items, locale)
+    env.filters["segment"] = _segment
     env.globals["asset"] = _asset_url
     return env
+
+
+def _segment(value) -> str:
+    """One URL path segment: `/`, `?`, `#` and `..` can't make a link or a form point elsewhere."""
+    import urllib.parse
+
+    return urllib.parse.quote(str(value), safe="")
 
 
 def _asset_url(name: str) -> str:

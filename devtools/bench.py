@@ -352,6 +352,22 @@ def prep_list_requests_behind_expired(api, size):
     return Prepared(lambda: api.get(f"/teams/{team.id}/privacy/requests", token=team.token), check)
 
 
+def prep_console_queue(api, size):
+    """A signed-in officer opens the console's queue: `size` open requests, the first 25 shown."""
+    from tests.console_support import Console
+
+    team = api.new_team()
+    seed_requests(team.id, size, "pending")
+    console = Console(api)
+    console.sign_in(team.admin_email)
+
+    def check(answer):
+        _status(answer, 200)
+        assert answer.body.count(b"<tr id=") == min(size, 25), answer.body.count(b"<tr id=")
+
+    return Prepared(lambda: console.get(f"/console/teams/{team.id}/requests"), check)
+
+
 @dataclasses.dataclass
 class Scenario:
     key: str
@@ -383,6 +399,8 @@ SCENARIOS = [
     Scenario("reminders", "daily reminders, R={n} open requests", prep_reminders, sizes=(10, 50),
              repeats={10: 5, 50: 3}),
     Scenario("list_requests", "list requests page ({n} in team)", prep_list_requests, sizes=(60,)),
+    Scenario("console_queue", "console: the queue page ({n} open requests)", prep_console_queue, sizes=(60,),
+             repeats={60: 3}),
     Scenario("list_requests_expired", "list requests page (newest {n} expired)", prep_list_requests_behind_expired,
              sizes=(100,), repeats={100: 5}),
 ]

@@ -570,3 +570,16 @@ def test_origin_is_the_stages_public_base_url():
     from chalicelib.console import visit
 
     assert visit.own_origin() == ORIGIN
+
+
+def test_a_search_for_something_that_isnt_an_address_says_so_above_the_open_requests(api, team, officer):
+    request_id = api.verified_request(team, "client@x.example")
+    officer.get(f"/console/teams/{team.id}/requests")
+    answer = officer.post(f"/console/teams/{team.id}/requests/search", {"email": "not an address"})
+    assert answer.status_code == 400 and "Enter a valid email address." in officer.text()
+    assert rows(officer) == [request_id]
+
+
+def test_the_done_notice_only_names_a_request_id(api, team, officer):
+    officer.get(f"/console/teams/{team.id}/requests?done=Your+account+is+suspended,+call+0800")
+    assert "suspended" not in officer.text()

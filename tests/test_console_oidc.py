@@ -417,7 +417,7 @@ def test_the_sign_in_page_offers_the_provider(desk):
 def test_signing_in_with_the_provider_lands_on_the_teams_requests(desk):
     console = desk.console
     console.get("/console")
-    answer = console.post("/console/sign-in/oidc", csrf=False)
+    answer = console.get("/console/sign-in/oidc")
     assert answer.status_code == 303 and "pd_session_oidc" in answer.headers["Set-Cookie"]
     code, state = desk.provider.authorize(answer.headers["Location"])
     landing = console.settle(console.get(f"/console/sign-in/callback?code={code}&state={state}"))
@@ -429,12 +429,21 @@ def test_a_callback_in_another_browser_signs_nobody_in(desk):
     from tests.console_support import Console
 
     starter, victim = desk.console, Console(desk.api)
-    answer = starter.post("/console/sign-in/oidc", csrf=False)
+    answer = starter.get("/console/sign-in/oidc")
     code, state = desk.provider.authorize(answer.headers["Location"])
     refused = victim.get(f"/console/sign-in/callback?code={code}&state={state}")
     assert refused.status_code == 401 and "pd_session" not in victim.cookies
 
 
-def test_the_provider_sign_in_from_another_site_is_refused(desk):
-    answer = desk.console.post("/console/sign-in/oidc", csrf=False, origin="https://evil.example")
-    assert answer.status_code == 403 and "Location" not in answer.headers
+def test_starting_provider_sign_ins_is_rate_limited_like_the_portal(desk):
+    from chalicelib import config
+
+    limit = config.get_int("PORTAL_LIMIT_PER_IP_HOUR")  # the stage's, which the test client sets for each call
+    answers = [desk.console.get("/console/sign-in/oidc").status_code for _ in range(limit + 2)]
+    assert set(answers[:limit]) == {303} and answers[-1] == 429
+
+
+def test_the_provider_sign_in_is_a_link_the_pages_csp_lets_leave_for_the_provider(desk):
+    """CSP form-action also governs where a form's redirect may go: the provider is reached by a link."""
+    desk.console.get("/console")
+    assert '<a class="button" href="/console/sign-in/oidc" data-action="sign-in-oidc">' in desk.console.page

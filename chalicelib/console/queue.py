@@ -2,7 +2,9 @@
 
 Open requests are listed soonest due first (the legal clock); other filters newest first. A search by the
 client's address is a POST, so the address never lands in a URL (access logs, browser history)."""
-from .. import clock, cursors, dossiers, execution, schemas
+import re
+
+from .. import clock, cursors, dossiers, execution, ids, schemas
 from .. import privacy_requests as pr
 from ..errors import BadRequest, DomainError
 from . import visit as v
@@ -10,6 +12,8 @@ from . import visit as v
 RESULT_KEYS = ("dossiers_deleted", "documents_deleted", "dossiers", "documents", "dossiers_restricted",
                "dossiers_updated", "bytes")
 STATES = ("open", "all", *pr.STATUSES)
+DONE = re.compile(r"r_[0-9A-Z]{26}")
+OFFSET = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() refuses "²" and numbers of thousands of digits
 TYPES = ("erasure", "access", "portability", "rectification", "restriction", "objection", pr.CONSENT_WITHDRAWAL)
 
 
@@ -43,7 +47,7 @@ def _page(ctx: v.Context, filters: dict, position: str | None, email: str | None
         items = pr.open_requests(ctx.team_id, filters["type"])
         if filters["overdue"]:
             items = [r for r in items if pr.is_overdue(r)]
-        start = int(position) if position and position.isdigit() else 0
+        start = int(position) if position and OFFSET.fullmatch(position) else 0
         chunk = items[start:start + pr.PAGE_SIZE]
         following = str(start + pr.PAGE_SIZE) if start + pr.PAGE_SIZE < len(items) else None
         return {"rows": [row(r, now) for r in chunk], "next": following, "total": len(items)}
@@ -68,11 +72,12 @@ def show(visit: v.Visit, team_id: str, notice: str | None = None) -> v.Answer:
     try:
         filters = filters_from(source)
         listing = _page(ctx, filters, source.get("next"), email or None)
-    except BadRequest as exc:
+    except BadRequest as exc:  # said on the page, above the open requests
         filters = {"state": "open", "type": None, "overdue": False}
-        return v.render(ctx, "queue.html", 400, filters=filters, rows=[], next=None, total=None, searched=email,
-                        error=exc.extra.get("field") or "filter", done=None, states=STATES, types=TYPES)
+        return v.render(ctx, "queue.html", 400, filters=filters, searched=email, done=None, states=STATES,
+                        types=TYPES, error=exc.extra.get("field") or "filter", **_page(ctx, filters, None, None))
     done = visit.query.get("done") if visit.method == "GET" else None
+    done = done if done and ids.plausible(done) and DONE.fullmatch(done) else None  # no text of a link's choosing
     return v.render(ctx, "queue.html", filters=filters, searched=email, done=done, notice=notice,
                     states=STATES, types=TYPES, **listing)
 

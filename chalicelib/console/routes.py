@@ -67,7 +67,7 @@ def ask_link():
     return _respond(signin.ask_link(_visit()))
 
 
-@_route("/console/sign-in/oidc", ["POST"])
+@_route("/console/sign-in/oidc")
 def oidc_start():
     return _respond(signin.oidc_start(_visit()))
 

@@ -2,7 +2,7 @@
 
 The emailed link's GET only shows a button, its POST signs in (mail scanners open links); the link works
 once. Asking for a link answers the same whether or not the address is a member's, and is rate limited."""
-from .. import languages, oidc_signin, sessions, tokens
+from .. import languages, oidc_signin, ratelimit, sessions, tokens
 from ..errors import BadRequest, DomainError, TooManyRequests
 from . import visit as v
 
@@ -92,12 +92,18 @@ def sign_out(visit: v.Visit) -> v.Answer:
 # --- OpenID Connect (authorization code flow with PKCE: oidc_signin.py) -------------------------------------------
 
 def oidc_start(visit: v.Visit) -> v.Answer:
-    """POST /console/sign-in/oidc: off to the provider, with this browser's flow in a short-lived cookie (the
-    callback must come back to the browser that started it: no one can sign someone else in with their code)."""
-    if v.from_elsewhere(visit):
-        return sign_in_page(visit, 403, "elsewhere")
+    """GET /console/sign-in/oidc: off to the provider, with this browser's flow in a short-lived cookie (the
+    callback must come back to the browser that started it: no one can sign someone else in with their code).
+
+    A link, not a form: browsers apply the page's CSP `form-action 'self'` to a form's redirect, so a POST
+    answered by a 303 to the provider would be blocked. Starting a flow changes nothing but a 10-minute
+    marker; rate limited like the portal, so nobody can fill the table with them."""
     if not oidc_signin.configured():
         return sign_in_page(visit, 404)
+    try:
+        ratelimit.check_source(visit.source_ip)
+    except TooManyRequests:
+        return sign_in_page(visit, 429, "too_many")
     try:
         url, flow_id = oidc_signin.begin()
     except DomainError as exc:

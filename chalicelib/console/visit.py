@@ -95,7 +95,10 @@ def from_elsewhere(visit: Visit) -> bool:
     if visit.origin is not None:
         return visit.origin.strip().lower() != own_origin()
     if visit.referer:
-        parts = urllib.parse.urlsplit(visit.referer)
+        try:
+            parts = urllib.parse.urlsplit(visit.referer)
+        except ValueError:  # "http://[" : a Referer that can't be read can't show the post is ours
+            return True
         return f"{parts.scheme}://{parts.netloc}".lower() != own_origin()
     return False  # neither header (an old browser, a proxy that strips them): the CSRF token alone decides
 
@@ -150,7 +153,7 @@ def context(visit: Visit, team_id: str) -> Context:
         raise NotFound("no such team")
     settings = require_team(team_id)
     return Context(current, member, settings, languages.for_client(None, visit.accept_language, settings),
-                   execution.may_execute(team_id, member))
+                   execution.executor_in(settings, member))
 
 
 def render(ctx: Context | None, template: str, status: int = 200, locale: str | None = None, **values) -> Answer:
