@@ -196,11 +196,15 @@ def get_record(team_id: str, request_id: str) -> dict:
     hold, the stored head, the first entry against the request, and the request's state against what the
     record says happened. Read consistently: a record just appended to must not look truncated."""
     require_team(team_id)
-    item = get_item(team_id, request_id, consistent=True)
+    return record_of(get_item(team_id, request_id, consistent=True))
+
+
+def record_of(item: PrivacyRequest) -> dict:
+    """get_record's answer for a request already read (consistently)."""
     entries = list(item.history or [])
     verdict = request_record.verify(entries, item.history_head, keys=signing_keys.record_key_for,
                                     first=expected_first(item), state=record_state(item))
-    return {"request_id": request_id, "team_id": team_id, "entries": entries, "head": item.history_head,
+    return {"request_id": item.request_id, "team_id": item.team_id, "entries": entries, "head": item.history_head,
             "verifies": verdict["verifies"], "problem": verdict["problem"], "at_seq": verdict["at_seq"]}
 
 
@@ -418,12 +422,7 @@ def list_requests(team_id: str, status: str | None, cursor: dict | None, overdue
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {STATUSES}", field="status")
     now = clock.now()
-    condition = None
-    if status in (AWAITING, EXPIRED):
-        condition = PrivacyRequest.expires_at > now if status == AWAITING else PrivacyRequest.expires_at <= now
-        status = AWAITING
-    elif status is None:
-        condition = PrivacyRequest.expires_at.does_not_exist() | (PrivacyRequest.expires_at > now)
+    condition, status = _by_expiry(status, now)
     if overdue:
         condition = _and(condition, PrivacyRequest.due_at < clock.iso(now))
         condition = _and(condition, PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED))
@@ -459,6 +458,20 @@ def _and(left, right):
     return right if left is None else left & right
 
 
+def _unexpired(now):
+    return PrivacyRequest.expires_at.does_not_exist() | (PrivacyRequest.expires_at > now)
+
+
+def _by_expiry(status: str | None, now) -> tuple:
+    """(filter, status to query) for a status filter: "expired" is an unverified request past its expiry (TTL
+    deletes lazily), "awaiting_verification" one before it; no filter hides the expired ones."""
+    if status == AWAITING:
+        return PrivacyRequest.expires_at > now, AWAITING
+    if status == EXPIRED:
+        return PrivacyRequest.expires_at <= now, AWAITING
+    return (_unexpired(now) if status is None else None), status
+
+
 ACTIONABLE = (PENDING, IN_PROGRESS, FAILED)  # open and confirmed by the client: what an officer must act on
 MAX_OPEN = 2000  # open requests are read whole to sort by due date; a team this far behind sees the first ones
 
@@ -482,13 +495,10 @@ def requests_by(team_id: str, status: str | None, request_type: str | None, curs
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {STATUSES}", field="status")
     now = clock.now()
-    condition = PrivacyRequest.type == request_type if request_type else None
-    if status == EXPIRED:
-        condition, status = _and(condition, PrivacyRequest.expires_at <= now), AWAITING
-    elif status == AWAITING:
-        condition = _and(condition, PrivacyRequest.expires_at > now)
-    else:
-        condition = _and(condition, PrivacyRequest.expires_at.does_not_exist() | (PrivacyRequest.expires_at > now))
+    condition, status = _by_expiry(status, now)
+    if condition is None:  # a status of its own: still hide what the TTL has not deleted yet
+        condition = _unexpired(now)
+    condition = _and(PrivacyRequest.type == request_type if request_type else None, condition)
     if email is not None:
         key = f"{team_id}#{emails.normalise(email, 'email')}"
         if status is not None:

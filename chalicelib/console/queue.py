@@ -61,12 +61,9 @@ def _page(ctx: v.Context, filters: dict, position: str | None, email: str | None
     return {"rows": [row(r, now) for r in items], "next": cursors.encode(found["next_key"]), "total": None}
 
 
-def show(visit: v.Visit, team_id: str, notice: str | None = None) -> v.Answer:
+@v.team_page()
+def show(ctx: v.Context, visit: v.Visit) -> v.Answer:
     """GET /console/teams/{team}/requests (filters in the query string), POST …/search (the address)."""
-    try:
-        ctx = v.context(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
     source = visit.form if visit.method == "POST" else visit.query
     email = (source.get("email") or "").strip() if visit.method == "POST" else ""
     try:
@@ -78,36 +75,32 @@ def show(visit: v.Visit, team_id: str, notice: str | None = None) -> v.Answer:
                         types=TYPES, error=exc.extra.get("field") or "filter", **_page(ctx, filters, None, None))
     done = visit.query.get("done") if visit.method == "GET" else None
     done = done if done and ids.plausible(done) and DONE.fullmatch(done) else None  # no text of a link's choosing
-    return v.render(ctx, "queue.html", filters=filters, searched=email, done=done, notice=notice,
-                    states=STATES, types=TYPES, **listing)
+    return v.render(ctx, "queue.html", filters=filters, searched=email, done=done, states=STATES, types=TYPES, **listing)
 
 
-def row_fragment(visit: v.Visit, team_id: str, request_id: str) -> v.Answer:
+@v.team_page()
+def row_fragment(ctx: v.Context, visit: v.Visit, request_id: str) -> v.Answer:
     """One row, as the queue shows it: the script refreshes a running request's row with it."""
     try:
-        ctx = v.context(visit, team_id)
         item = pr.get_item(ctx.team_id, request_id, consistent=True)
     except DomainError as exc:
         return v.failure(exc, visit)
     return v.render(ctx, "_row.html", r=row(item))
 
 
-def confirm_page(visit: v.Visit, team_id: str, request_id: str) -> v.Answer:
+@v.team_page()
+def confirm_page(ctx: v.Context, visit: v.Visit, request_id: str) -> v.Answer:
     """GET …/execute: what executing will do, and the button (the page the ▷ dialog is, without JavaScript)."""
     try:
-        ctx = v.context(visit, team_id)
         item = pr.get_item(ctx.team_id, request_id, consistent=True)
     except DomainError as exc:
         return v.failure(exc, visit)
     return v.render(ctx, "confirm.html", r=row(item), note="")
 
 
-def execute(visit: v.Visit, team_id: str, request_id: str) -> v.Answer:
+@v.team_page()
+def execute(ctx: v.Context, visit: v.Visit, request_id: str) -> v.Answer:
     """POST …/execute: the same call as the API's execute, after the CSRF and origin checks."""
-    try:
-        ctx = v.context(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
     note = visit.form.get("note")
     body = {"confirm": True, **({"note": note} if note else {})}
     try:

@@ -13,7 +13,7 @@ TASK_ACTIONS = ("skip", "retry")
 
 def _render(ctx: v.Context, request_id: str, status: int = 200, **values) -> v.Answer:
     item = pr.get_item(ctx.team_id, request_id, consistent=True)
-    record = pr.get_record(ctx.team_id, request_id)
+    record = pr.record_of(item)  # the item just read: no second read of the team and the request
     values.setdefault("failed_form", None)
     values.setdefault("error", None)
     values.setdefault("typed", {"reason": "", "months": ""})
@@ -22,22 +22,19 @@ def _render(ctx: v.Context, request_id: str, status: int = 200, **values) -> v.A
                     entries=list(reversed(record["entries"])), **values)
 
 
-def show(visit: v.Visit, team_id: str, request_id: str) -> v.Answer:
+@v.team_page()
+def show(ctx: v.Context, visit: v.Visit, request_id: str) -> v.Answer:
     try:
-        ctx = v.context(visit, team_id)
         return _render(ctx, request_id, done=done_notice(visit.query.get("done")))
     except DomainError as exc:
         return v.failure(exc, visit)
 
 
-def act(visit: v.Visit, team_id: str, request_id: str, action: str) -> v.Answer:
+@v.team_page()
+def act(ctx: v.Context, visit: v.Visit, request_id: str, action: str) -> v.Answer:
     """POST …/{extend|deny|lift-restriction}."""
-    try:
-        ctx = v.context(visit, team_id)
-        if action not in ACTIONS:
-            raise NotFound("no such action")
-    except DomainError as exc:
-        return v.failure(exc, visit)
+    if action not in ACTIONS:
+        return v.failure(NotFound("no such action"), visit)
     by = actors.member(ctx.member.member_id)
     try:
         if action == "extend":
@@ -54,14 +51,11 @@ def act(visit: v.Visit, team_id: str, request_id: str, action: str) -> v.Answer:
     return v.redirect(f"/console/teams/{ctx.team_id}/requests/{request_id}?done={action}")
 
 
-def task(visit: v.Visit, team_id: str, request_id: str, system_id: str, action: str) -> v.Answer:
+@v.team_page()
+def task(ctx: v.Context, visit: v.Visit, request_id: str, system_id: str, action: str) -> v.Answer:
     """POST …/systems/{system}/{skip|retry}: a connected system's task."""
-    try:
-        ctx = v.context(visit, team_id)
-        if action not in TASK_ACTIONS:
-            raise NotFound("no such action")
-    except DomainError as exc:
-        return v.failure(exc, visit)
+    if action not in TASK_ACTIONS:
+        return v.failure(NotFound("no such action"), visit)
     try:
         if action == "skip":
             recipients.skip(ctx.team_id, request_id, system_id, ctx.member, {"reason": visit.form.get("reason", "")})

@@ -2,19 +2,14 @@
 its Answer into a response with the console's headers."""
 from chalice import Blueprint, Response
 
-from .. import config
 from ..errors import DomainError
 from ..web import FORM_TYPES, PAGE_HEADERS, accept_language, form_pairs, source_ip
 from . import queue, request, signin, team
 from .visit import Answer, Visit, parse_cookies
 
 bp = Blueprint(__name__)
-FORMS = FORM_TYPES
-
-
-def _csp() -> str:
-    return ("default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
 
 
 def _visit() -> Visit:
@@ -40,7 +35,7 @@ def _lists(pairs: list) -> dict:
 
 def _respond(answer: Answer) -> Response:
     headers = dict(PAGE_HEADERS)
-    headers.update({"Content-Type": answer.content_type, "Content-Security-Policy": _csp(),
+    headers.update({"Content-Type": answer.content_type, "Content-Security-Policy": CSP,
                     # same-origin: our own form posts carry our Origin (no-referrer would make it "null")
                     "Referrer-Policy": "same-origin"})
     if answer.location:
@@ -53,7 +48,7 @@ def _respond(answer: Answer) -> Response:
 
 
 def _route(path: str, methods=("GET",)):
-    kwargs = {"content_types": FORMS} if "POST" in methods else {}
+    kwargs = {"content_types": FORM_TYPES} if "POST" in methods else {}
     return bp.route(path, methods=list(methods), **kwargs)
 
 
@@ -144,7 +139,3 @@ def systems_page(team_id):
 @_route("/console/teams/{team_id}/log.csv")
 def request_log(team_id):
     return _respond(team.log_csv(_visit(), team_id))
-
-
-def public_base() -> str:
-    return config.get("PUBLIC_BASE_URL")

@@ -8,7 +8,7 @@ import io
 from .. import clock, config, ids, recipients, settings as team_settings, systems as team_systems, teams
 from .. import actors
 from .. import privacy_requests as pr
-from ..errors import DomainError, Forbidden, NotFound
+from ..errors import DomainError, NotFound
 from ..languages import offered
 from ..templating import LOCALES
 from . import visit as v
@@ -21,13 +21,6 @@ CSV_FIELDS = ("request_id", "type", "status", "client_email", "received_at", "ve
               "extension_months", "completed_at", "executed_by", "denial_reason")
 
 
-def _guarded(visit: v.Visit, team_id: str, admin_post: bool = True):
-    ctx = v.context(visit, team_id)
-    if admin_post and visit.method == "POST" and not ctx.is_admin:
-        raise Forbidden("only a team admin may do this")
-    return ctx
-
-
 def _field(exc: DomainError) -> str:
     """"body.locales[0]" → "locales": the form field next to which the error shows."""
     name = str(exc.extra.get("field") or "").removeprefix("body.")
@@ -36,11 +29,8 @@ def _field(exc: DomainError) -> str:
 
 # --- settings -------------------------------------------------------------------------------------------------
 
-def settings(visit: v.Visit, team_id: str) -> v.Answer:
-    try:
-        ctx = _guarded(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
+@v.team_page(admin_post=True)
+def settings(ctx: v.Context, visit: v.Visit) -> v.Answer:
     current = team_settings.view(ctx.settings)
     if visit.method == "GET":
         return _settings_page(ctx, current, notice=visit.query.get("saved") and "saved")
@@ -79,11 +69,8 @@ def _settings_page(ctx: v.Context, values: dict, status: int = 200, notice: str 
 
 # --- members --------------------------------------------------------------------------------------------------
 
-def members(visit: v.Visit, team_id: str) -> v.Answer:
-    try:
-        ctx = _guarded(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
+@v.team_page(admin_post=True)
+def members(ctx: v.Context, visit: v.Visit) -> v.Answer:
     if visit.method == "GET":
         return _members_page(ctx, notice=visit.query.get("done"))
     form = visit.form
@@ -118,11 +105,8 @@ def _members_page(ctx: v.Context, status: int = 200, notice: str | None = None, 
 
 # --- connected systems ----------------------------------------------------------------------------------------
 
-def systems(visit: v.Visit, team_id: str) -> v.Answer:
-    try:
-        ctx = _guarded(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
+@v.team_page(admin_post=True)
+def systems(ctx: v.Context, visit: v.Visit) -> v.Answer:
     if visit.method == "GET":
         return _systems_page(ctx, notice=visit.query.get("done"))
     form = visit.form
@@ -177,12 +161,9 @@ def _systems_page(ctx: v.Context, status: int = 200, notice: str | None = None, 
 
 # --- the request log ------------------------------------------------------------------------------------------
 
-def log_csv(visit: v.Visit, team_id: str) -> v.Answer:
+@v.team_page()
+def log_csv(ctx: v.Context, visit: v.Visit) -> v.Answer:
     """Every request of the team, newest first, for the controller's records (Art. 5(2), Art. 30)."""
-    try:
-        ctx = v.context(visit, team_id)
-    except DomainError as exc:
-        return v.failure(exc, visit)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_FIELDS)

@@ -7,6 +7,7 @@
   browser's form post carries our Origin (with `no-referrer` it would send `Origin: null`).
 - The member is read again at every visit: a removed or demoted member loses access at the next click."""
 import dataclasses
+import functools
 import urllib.parse
 
 from .. import config, execution, languages, sessions, templating
@@ -154,6 +155,23 @@ def context(visit: Visit, team_id: str) -> Context:
     settings = require_team(team_id)
     return Context(current, member, settings, languages.for_client(None, visit.accept_language, settings),
                    execution.executor_in(settings, member))
+
+
+def team_page(admin_post: bool = False):
+    """A page of one team: the function gets the signed-in member's Context, `page(ctx, visit, *rest)`; a visit
+    without one gets the sign-in redirect or a refusal page. `admin_post`: only admins may post to it."""
+    def wrap(page):
+        @functools.wraps(page)
+        def wrapper(visit: Visit, team_id: str, *rest):
+            try:
+                ctx = context(visit, team_id)
+                if admin_post and visit.method == "POST" and not ctx.is_admin:
+                    raise Forbidden("only a team admin may do this")
+            except DomainError as exc:
+                return failure(exc, visit)
+            return page(ctx, visit, *rest)
+        return wrapper
+    return wrap
 
 
 def render(ctx: Context | None, template: str, status: int = 200, locale: str | None = None, **values) -> Answer:
