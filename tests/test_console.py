@@ -223,7 +223,9 @@ def test_a_post_with_another_sessions_token_is_refused(api, team, officer):
     assert api.request_view(team, request_id)["status"] == "pending"
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:8001"])
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:8001",
+                                    "http://127.0.0.1:8000.evil.example", "http://127.0.0.1", "https://127.0.0.1:8000",
+                                    "http://127.0.0.1:8000/", "http://localhost:8000", ""])
 def test_a_post_from_another_origin_is_refused(api, team, officer, origin):
     request_id = api.verified_request(team, "client@x.example")
     officer.get(f"/console/teams/{team.id}/requests")

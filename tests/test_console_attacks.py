@@ -11,11 +11,10 @@ import urllib.parse
 
 import pytest
 
-from chalicelib import cursors, oidc, oidc_signin, tokens
+from chalicelib import cursors, tokens
 from tests.console_support import ORIGIN, Console
 from tests.support import resolve_hooks_publicly
-from tests.test_console_oidc import CLIENT_ID, CodeProvider
-from tests.test_oidc import AUDIENCE
+from tests.test_console_oidc import provider_fixture  # noqa: F401 — the fake provider, as fixture `provider`
 
 PAYLOAD = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -115,16 +114,6 @@ def test_a_post_without_origin_but_with_a_foreign_referer_is_refused(api, team, 
                           headers={"Referer": referer})
     assert answer.status_code == 403
     assert api.state() == before
-
-
-@pytest.mark.parametrize("origin", ["http://127.0.0.1:8000.evil.example", "http://127.0.0.1", "https://127.0.0.1:8000",
-                                    "http://127.0.0.1:8000/", "http://localhost:8000", ""])
-def test_a_post_from_a_lookalike_origin_is_refused(api, team, officer, origin):
-    request_id = api.verified_request(team, "client@x.example")
-    officer.get(f"/console/teams/{team.id}/requests")
-    answer = officer.post(f"/console/teams/{team.id}/requests/{request_id}/execute", origin=origin)
-    assert answer.status_code == 403
-    assert api.request_view(team, request_id)["status"] == "pending"
 
 
 @pytest.mark.parametrize("token", ["", " ", "forged", "x" * 5000])
@@ -417,6 +406,14 @@ def test_a_plain_member_cant_skip_or_retry_a_systems_task(api, team, dave, actio
     assert api.state() == before
 
 
+def refused_unchanged(api, console, path: str, fields: dict) -> None:
+    """The form's page opened, then its post refused with 403, and nothing stored changed."""
+    console.get(path)
+    before = api.state()
+    assert console.post(path, fields).status_code == 403
+    assert api.state() == before
+
+
 @pytest.mark.parametrize("path, fields", [
     ("settings", {"consent_text": "forged", "locale": "en"}),
     ("settings", {"privacy_officer_id": "dave", "locale": "en"}),
@@ -428,10 +425,7 @@ def test_a_plain_member_cant_skip_or_retry_a_systems_task(api, team, dave, actio
 ])
 def test_a_plain_member_cant_change_the_team(api, team, dave, path, fields):
     add_manual_system(api, team, "paper")
-    dave.get(f"/console/teams/{team.id}/{path}")
-    before = api.state()
-    assert dave.post(f"/console/teams/{team.id}/{path}", fields).status_code == 403
-    assert api.state() == before
+    refused_unchanged(api, dave, f"/console/teams/{team.id}/{path}", fields)
 
 
 @pytest.mark.parametrize("path, fields", [
@@ -442,10 +436,7 @@ def test_a_plain_member_cant_change_the_team(api, team, dave, path, fields):
 ])
 def test_the_privacy_officer_executes_but_cant_run_the_team(api, team, olga, path, fields):
     add_manual_system(api, team, "paper")
-    olga.get(f"/console/teams/{team.id}/{path}")
-    before = api.state()
-    assert olga.post(f"/console/teams/{team.id}/{path}", fields).status_code == 403
-    assert api.state() == before
+    refused_unchanged(api, olga, f"/console/teams/{team.id}/{path}", fields)
 
 
 def test_a_former_privacy_officer_loses_execute_at_once(api, team, olga):
@@ -810,22 +801,6 @@ def test_a_denial_reason_cant_be_a_formula_in_the_log(api, team, officer, reason
 
 
 # --- OpenID Connect callback ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def provider(aws, monkeypatch):
-    """test_console_oidc.py's provider (real HTTP: discovery, keys, a token endpoint), set up for the stage."""
-    found = CodeProvider()
-    monkeypatch.setenv("OIDC_ISSUER", found.issuer)
-    monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
-    monkeypatch.setenv("OIDC_CLIENT_ID", CLIENT_ID)
-    for name in ("OIDC_JWKS_URL", "OIDC_CLIENT_SECRET", "OIDC_PROVIDER_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    oidc.reset()
-    monkeypatch.setattr(oidc_signin, "_ENDPOINTS", {})
-    yield found
-    oidc.reset()
-    found.stop()
-
 
 def start_oidc(console) -> str:
     answer = console.get("/console/sign-in/oidc")

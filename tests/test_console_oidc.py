@@ -96,8 +96,8 @@ class CodeProvider(Provider):
         return urllib.parse.unquote_plus(client), urllib.parse.unquote_plus(secret)
 
 
-@pytest.fixture
-def provider(aws, monkeypatch):
+@pytest.fixture(name="provider")  # named apart, so other modules import it without shadowing their arguments
+def provider_fixture(aws, monkeypatch):
     provider = CodeProvider()
     monkeypatch.setenv("OIDC_ISSUER", provider.issuer)
     monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
