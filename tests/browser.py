@@ -71,6 +71,30 @@ def axe_violations(driver, impacts=BLOCKING) -> list[dict]:
              "nodes": [n["target"] for n in v["nodes"]]} for v in json.loads(found) if v["impact"] in impacts]
 
 
+def next_page(driver, before, seconds: float = 15) -> None:
+    """Waits until the page `before` (its <html> element) was replaced by a fully loaded one.
+
+    selenium's staleness_of asks Chromium about the old element; asked while the navigation swaps documents,
+    chromedriver may answer "Node with given id does not belong to the document" instead of "stale": that
+    answer means the same thing here."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def replaced(_driver) -> bool:
+        try:
+            before.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, seconds).until(replaced)
+    WebDriverWait(driver, seconds).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def scrolls_sideways(driver) -> bool:
     return driver.execute_script(
         "return document.documentElement.scrollWidth > document.documentElement.clientWidth;")

@@ -6,10 +6,10 @@ import re
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import DESKTOP, PHONE, at_width, axe_violations, browser, browser_without_javascript, scrolls_sideways
+from tests.browser import (DESKTOP, PHONE, at_width, axe_violations, browser, browser_without_javascript, next_page,
+                           scrolls_sideways)
 from tests.test_local_stack import Http, link
 
 __all__ = ["browser", "browser_without_javascript"]  # fixtures, imported for pytest
@@ -44,15 +44,10 @@ def desk(stack):
     return Desk(stack)
 
 
-def loaded(driver, before) -> None:
-    WebDriverWait(driver, 15).until(staleness_of(before))
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-
 def click_and_load(driver, element) -> None:
     before = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    loaded(driver, before)
+    next_page(driver, before)
 
 
 def sign_in(driver, desk, email: str = ADMIN) -> None:

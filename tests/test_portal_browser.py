@@ -6,10 +6,9 @@ import threading
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import PHONE, at_width, axe_violations, browser, browser_without_javascript, scrolls_sideways
+from tests.browser import (PHONE, at_width, axe_violations, browser, browser_without_javascript, next_page,
+                           scrolls_sideways)
 from tests.test_local_stack import Http, free_port, link
 
 __all__ = ["browser", "browser_without_javascript"]  # fixtures, imported for pytest
@@ -67,8 +66,7 @@ def submit(driver, right: str, email: str) -> None:
     driver.find_element(By.ID, f"email-{right}").send_keys(email)
     before = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"#right-{right} button[type=submit]").click()
-    WebDriverWait(driver, 10).until(staleness_of(before))
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    next_page(driver, before, seconds=10)
 
 
 def verification_sent(portal, email: str) -> dict:
