@@ -112,6 +112,8 @@ class TeamSettings(Model):
     embed_origins = ListAttribute(of=UnicodeAttribute, null=True)
     logo_url = UnicodeAttribute(null=True)
     accent_color = UnicodeAttribute(null=True)
+    regime = UnicodeAttribute(null=True)  # the law of a submission naming none (regimes.py); none: gdpr
+    regimes = ListAttribute(of=UnicodeAttribute, null=True)  # the laws clients may choose; none: the default alone
 
 
 class ClientIndex(GlobalSecondaryIndex):
@@ -227,6 +229,18 @@ class PrivacyRequest(Model):
     original_due_at = UnicodeAttribute(null=True)
     extension_months = NumberAttribute(default=0)
     extension_reason = UnicodeAttribute(null=True)
+    regime = UnicodeAttribute(null=True)  # the law it was made under (regimes.py); none: gdpr, as before regimes
+    extension_days = NumberAttribute(null=True)  # what a regime counting days granted (extension_months: months)
+    receipt_due_at = UnicodeAttribute(null=True)  # when the receipt must be confirmed by (CCPA)
+    retain_days = NumberAttribute(null=True)  # kept this long after closing before pseudonymisation, at least
+    gpc = BooleanAttribute(null=True)  # an opt-out made by the browser's Global Privacy Control signal
+    paused_at = UnicodeAttribute(null=True)  # waiting for the client's clarification since (UK GDPR Art. 12A)
+    paused_days = NumberAttribute(null=True)  # days the clock stood still, in all
+    clarification_question = UnicodeAttribute(null=True)
+    clarification_answer = UnicodeAttribute(null=True)
+    appealed_at = UnicodeAttribute(null=True)  # a denied client appealed (US state laws); answered by due_at
+    appeal_reason = UnicodeAttribute(null=True)
+    first_denial_reason = UnicodeAttribute(null=True)  # the denial the appeal was against
     verified_at = UnicodeAttribute(null=True)
     # Each (re)send of the verification email bumps this; the stream handler sends one email per value.
     verification_sends = NumberAttribute(default=1)

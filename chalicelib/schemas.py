@@ -8,7 +8,10 @@ import functools
 from . import text
 from .errors import BadRequest
 
-REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection"]
+REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restriction", "objection", "opt_out_sale"]
+# The laws a request may fall under (regimes.py: each one's clock and rights); kept here as plain codes so the
+# schemas, and so openapi.yaml, don't import the clock.
+REGIMES = ["gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "tdpsa", "ocpa", "lgpd", "fadp", "quebec", "pipeda"]
 
 _email = {"type": "string", "minLength": 3, "maxLength": 254}
 _text = {"type": "string", "maxLength": 2000}
@@ -51,6 +54,8 @@ SCHEMAS = {
                               "maxItems": 20, "uniqueItems": True},
             "logo_url": _https_url,
             "accent_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
+            "regime": {"enum": REGIMES},
+            "regimes": {"type": ["array", "null"], "items": {"enum": REGIMES}, "minItems": 1, "uniqueItems": True},
         },
     },
     "dossier_create": {
@@ -106,6 +111,8 @@ SCHEMAS = {
             "type": {"enum": REQUEST_TYPES},
             "message": _text,
             "locale": _locale,
+            # Any string here: whether this team offers it is checked in code (regimes.choose), naming body.regime.
+            "regime": {"type": "string", "minLength": 1, "maxLength": 40},
         },
     },
     "consent_withdraw": {
@@ -123,7 +130,8 @@ SCHEMAS = {
     "extend": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["months", "reason"],
+        # months: the GDPR's (and UK GDPR's) choice of 1 or 2; other laws extend by their one fixed period.
+        "required": ["reason"],
         "properties": {"months": {"enum": [1, 2]}, "reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
     },
     "deny": {
@@ -150,6 +158,23 @@ SCHEMAS = {
         },
     },
     "empty": {"type": "object", "additionalProperties": False, "properties": {}},
+    "clarify": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["question"],
+        "properties": {"question": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    },
+    "clarification": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["answer"],
+        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    },
+    "appeal": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {"type": "string", "maxLength": 2000}},
+    },
     "recipient_answer": {
         "type": "object",
         "additionalProperties": False,
@@ -175,6 +200,26 @@ TEXT_RULES = {
     "execute": {"note": MULTILINE},
     "extend": {"reason": MULTILINE},
     "deny": {"reason": MULTILINE},
+    "clarify": {"question": MULTILINE},
+    "clarification": {"answer": MULTILINE},
+    "appeal": {"reason": MULTILINE},
+    "clarify": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["question"],
+        "properties": {"question": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    },
+    "clarification": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["answer"],
+        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    },
+    "appeal": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {"type": "string", "maxLength": 2000}},
+    },
     "recipient_answer": {"note": MULTILINE},
     "system_put": {"name": TITLE, "url": LABEL},
 }

@@ -4,7 +4,7 @@ import hashlib
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from . import branding, clock, languages, schemas
+from . import branding, clock, languages, regimes, schemas
 from .db import cancellation_codes, connection, transaction_conflict
 from .errors import BadRequest, Conflict, Unprocessable
 from .models import Member, TeamSettings
@@ -28,6 +28,8 @@ DEFAULTS = {
     "embed_origins": None,
     "logo_url": None,
     "accent_color": None,
+    "regime": regimes.DEFAULT,
+    "regimes": None,
 }
 
 
@@ -39,6 +41,7 @@ def view(item: TeamSettings) -> dict:
     out["consent_version"] = int(out["consent_version"])
     out["locales"] = list(out["locales"]) if out["locales"] is not None else None
     out["embed_origins"] = list(out["embed_origins"]) if out["embed_origins"] is not None else None
+    out["regimes"] = list(out["regimes"]) if out["regimes"] is not None else None
     out["updated_at"] = item.updated_at
     return out
 
@@ -55,6 +58,7 @@ def update_settings(team_id: str, body) -> dict:
     changes = schemas.validate("settings_patch", body)
     current = require_team(team_id)
     _check_languages(changes, current)
+    _check_regimes(changes, current)
     branding.check_embed_origins(changes.get("embed_origins"))
     branding.check_accent_colour(changes.get("accent_color"))
     actions = [TeamSettings.updated_at.set(clock.iso(clock.now()))]
@@ -97,6 +101,16 @@ def _check_languages(changes: dict, current) -> None:
     if offered and default not in offered:
         field = "body.locales" if "locales" in changes else "body.locale"
         raise BadRequest(f"{field}: the default language {default} must be among the languages offered "
+                         f"({', '.join(offered)})", field=field)
+
+
+def _check_regimes(changes: dict, current) -> None:
+    """The default law must be among those clients may choose, when the team lists them."""
+    default = changes.get("regime", current.regime) or regimes.DEFAULT
+    offered = changes["regimes"] if "regimes" in changes else current.regimes
+    if offered and default not in offered:
+        field = "body.regimes" if "regimes" in changes else "body.regime"
+        raise BadRequest(f"{field}: the default regime {default} must be among the regimes offered "
                          f"({', '.join(offered)})", field=field)
 
 
