@@ -256,6 +256,7 @@ class PrivacyRequest(Model):
     failure_reason = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
     denial_reason = UnicodeAttribute(null=True)
+    denial_basis = UnicodeAttribute(null=True)  # schemas.DENIAL_BASES; none: other
     export_key = UnicodeAttribute(null=True)
     reminders = JSONAttribute(null=True)
     lock_key = UnicodeAttribute(null=True)

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import actors, clock, config, emails, ids, languages, ratelimit, request_record, schemas, signing_keys, tokens
+from . import actors, clock, config, emails, ids, languages, ratelimit, regimes, request_record, schemas, signing_keys, tokens
 from .db import cancellation_codes, cancelled_by_condition, check_cursor, condition_failed, connection, transaction_conflict
 from .errors import BadRequest, Conflict, NotFound
 from .models import Marker, PrivacyRequest, TeamSettings
@@ -132,6 +132,17 @@ def view(r: PrivacyRequest) -> dict:
         "original_due_at": r.original_due_at or r.due_at,
         "extension_months": int(r.extension_months or 0),
         "extension_reason": r.extension_reason,
+        "extension_days": int(r.extension_days or 0),
+        "regime": r.regime or regimes.DEFAULT,
+        "receipt_due_at": r.receipt_due_at,
+        "gpc": bool(r.gpc),
+        "paused_at": r.paused_at,
+        "paused_days": int(r.paused_days or 0),
+        "clarification_question": r.clarification_question,
+        "clarification_answer": r.clarification_answer,
+        "appealed_at": r.appealed_at,
+        "appeal_reason": r.appeal_reason,
+        "first_denial_reason": r.first_denial_reason,
         "verified_at": r.verified_at,
         "started_at": r.started_at,
         "completed_at": r.completed_at,
@@ -141,6 +152,7 @@ def view(r: PrivacyRequest) -> dict:
         "failure_reason": r.failure_reason,
         "note": r.note,
         "denial_reason": r.denial_reason,
+        "denial_basis": r.denial_basis,
         "lifted_at": r.lifted_at,
         "overdue": is_overdue(r),
         "history": list(r.history or []),
@@ -613,7 +625,8 @@ def require_confirm(body) -> dict:
 
 
 PUBLIC_FIELDS = ("request_id", "type", "status", "received_at", "due_at", "completed_at", "extension_months",
-                 "extension_reason", "denial_reason", "note")
+                 "extension_reason", "denial_reason", "note", "regime", "extension_days", "paused_at",
+                 "clarification_question", "appealed_at")
 
 
 def public_view(data: dict) -> dict:
@@ -661,7 +674,8 @@ def deny(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
     data = schemas.validate("deny", body)
     require_team(team_id)
     item = get_item(team_id, request_id, consistent=True)
-    return view(close(item, DENIED, {PENDING, FAILED}, by=by, denial_reason=data["reason"]))
+    return view(close(item, DENIED, {PENDING, FAILED}, by=by, denial_reason=data["reason"],
+                      denial_basis=data.get("basis") or "other"))
 
 
 def cancel(token: str, request_id: str) -> dict:

@@ -13,6 +13,9 @@ REQUEST_TYPES = ["erasure", "access", "portability", "rectification", "restricti
 # schemas, and so openapi.yaml, don't import the clock.
 REGIMES = ["gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "tdpsa", "ocpa", "lgpd", "fadp", "quebec", "pipeda"]
 
+# Why a request was denied, as the yearly report (report.py, CCPA §7102) counts denials.
+DENIAL_BASES = ["unverified", "exemption", "unfounded", "excessive", "no_data", "other"]
+
 _email = {"type": "string", "minLength": 3, "maxLength": 254}
 _text = {"type": "string", "maxLength": 2000}
 # Any code here; whether the product has that language is checked in code (languages.check), since the
@@ -138,7 +141,9 @@ SCHEMAS = {
         "type": "object",
         "additionalProperties": False,
         "required": ["reason"],
-        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
+        # basis: why, as the yearly report counts denials (reason: the words the client reads); default other
+        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+                       "basis": {"enum": DENIAL_BASES}},
     },
     "system_put": {
         "type": "object",
