@@ -29,6 +29,10 @@ def document_key(team_id: str, dossier_id: str, document_id: str) -> str:
     return f"teams/{team_id}/dossiers/{dossier_id}/documents/{document_id}"
 
 
+def opt_out_marker_key(team_id: str, email: str) -> str:
+    return f"optout#{team_id}#{emails.pseudonym(email)}"
+
+
 def objection_marker_key(team_id: str, email: str) -> str:
     # Kept as long as the objection holds, so it names the client by a keyed hash, never by address.
     return f"objection#{team_id}#{emails.pseudonym(email)}"
@@ -47,6 +51,7 @@ def view(d: Dossier) -> dict:
         "updated_at": d.updated_at,
         "restricted": bool(d.restricted),
         "objection": d.objection,
+        "opt_out": d.opt_out,
     }
 
 
@@ -81,11 +86,11 @@ def create_dossier(team_id: str, body, caller: dict) -> dict:
             "user_agent": caller.get("user_agent"),
             "withdrawn_at": None,
         }
-    objection = _objection_for(team_id, client_email)
+    objection, opt_out = _standing_choices(team_id, client_email)
     dossier = Dossier(team_id, ids.new_id("d_"), team_email=team_email_key(team_id, client_email),
                       client_email=client_email, title=data["title"], fields=data.get("fields") or {},
                       consent=consent, documents=[], created_at=stamp, created_by=caller.get("member_id"),
-                      objection=objection)
+                      objection=objection, opt_out=opt_out)
     if consent is None:
         dossier.save(condition=Dossier.dossier_id.does_not_exist())
         return view(dossier)
@@ -101,12 +106,13 @@ def create_dossier(team_id: str, body, caller: dict) -> dict:
     return view(dossier)
 
 
-def _objection_for(team_id: str, client_email: str) -> dict | None:
-    try:
-        marker = Marker.get(objection_marker_key(team_id, client_email))
-    except DoesNotExist:
-        return None
-    return {"objected_at": marker.created_at, "request_id": marker.value}
+def _standing_choices(team_id: str, client_email: str) -> tuple[dict | None, dict | None]:
+    """The client's objection (Art. 21) and opt-out of sale/sharing (CCPA §1798.120), which every new dossier
+    of theirs records: one read for both."""
+    keys = {objection_marker_key(team_id, client_email): "objected_at", opt_out_marker_key(team_id, client_email): "opted_out_at"}
+    found = {m.pk: {keys[m.pk]: m.created_at, "request_id": m.value} for m in Marker.batch_get(list(keys))}
+    objection, opt_out = (found.get(key) for key in keys)
+    return objection, opt_out
 
 
 def get_dossier_item(team_id: str, dossier_id: str) -> Dossier:
@@ -269,6 +275,15 @@ def record_objection(team_id: str, client_email: str, request_id: str) -> int:
     Marker(objection_marker_key(team_id, client_email), value=request_id, created_at=stamp).save()
     objection = {"objected_at": stamp, "request_id": request_id}
     return _update_each(team_id, client_email, lambda d: [Dossier.objection.set(objection)])
+
+
+def record_opt_out(team_id: str, client_email: str, request_id: str) -> int:
+    """CCPA §1798.120 (and the state laws' like rights): the client's data is no longer sold or shared, which
+    every dossier of theirs, present and future, records for the team's other systems to read."""
+    stamp = clock.iso(clock.now())
+    Marker(opt_out_marker_key(team_id, client_email), value=request_id, created_at=stamp).save()
+    opt_out = {"opted_out_at": stamp, "request_id": request_id}
+    return _update_each(team_id, client_email, lambda d: [Dossier.opt_out.set(opt_out)])
 
 
 def withdraw_consent(team_id: str, client_email: str) -> int:

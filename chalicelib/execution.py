@@ -34,7 +34,7 @@ from .models import PrivacyRequest
 
 log = logging.getLogger(__name__)
 
-EXECUTE = "execute"  # the chore of a request that a worker must carry on
+EXECUTE = pr.EXECUTE
 SAFETY = 20.0  # seconds kept in hand at the end of a slice (at most a fifth of it): finish a page, save, queue
 HAND_OFF = dt.timedelta(minutes=2)  # a queued slice not picked up by then is queued again by the watchdog
 
@@ -247,6 +247,15 @@ class Objection(Runner):
         return {"dossiers": dossiers.record_objection(item.team_id, item.email, item.request_id)}
 
 
+class OptOutSale(Runner):
+    """CCPA §1798.120 / §7026: started by the client's submission itself (no verification, no officer), then the
+    connected systems are told (recipients.py) and it completes when they have answered."""
+
+    @staticmethod
+    def run(item, progress, should_stop, save):
+        return {"dossiers": dossiers.record_opt_out(item.team_id, item.email, item.request_id)}
+
+
 class ConsentWithdrawal(Runner):
     """Art. 7(3): run as soon as the client verified — withdrawing needs nobody's approval."""
 
@@ -263,6 +272,7 @@ RUNNERS = {
     "restriction": Restriction,
     "objection": Objection,
     pr.CONSENT_WITHDRAWAL: ConsentWithdrawal,
+    pr.OPT_OUT_SALE: OptOutSale,
 }
 
 

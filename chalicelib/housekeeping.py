@@ -55,7 +55,7 @@ def sweep(item: PrivacyRequest, now: dt.datetime) -> int:
         log.warning("erasure sweep of %s found what the erasure missed: %s", item.request_id, result)
     closed_at = clock.parse(item.completed_at)
     return _update(item, SWEEP, [PrivacyRequest.sweep.set(result), PrivacyRequest.chore.set(SCRUB),
-                                 PrivacyRequest.chore_at.set(clock.iso(closed_at + pr.retention()))],
+                                 PrivacyRequest.chore_at.set(clock.iso(closed_at + pr.retention(item)))],
                    "erasure_swept", **result)
 
 

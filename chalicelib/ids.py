@@ -1,21 +1,36 @@
 """Time-ordered identifiers (ULID layout: 48-bit milliseconds + 80 random bits, Crockford base32).
 
 Sorting ids sorts by creation time, so a DynamoDB range key of these ids lists newest first in reverse."""
+import datetime as dt
 import hashlib
 import hmac
 import os
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def new_id(prefix: str = "") -> str:
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return prefix + _encode((int(time.time() * 1000) << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big"))
+
+
+def bound_for(moment: dt.datetime, prefix: str = "", last: bool = False) -> str:
+    """The first id `new_id(prefix)` can make in `moment`'s millisecond (last=True: the last one), so that a
+    range key BETWEEN bound_for(start) AND bound_for(end, last=True) holds exactly the ids made from the
+    millisecond of `start` to that of `end`, both included. `moment` must be timezone-aware."""
+    millis = (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+    randomness = (1 << _RANDOM_BITS) - 1 if last else 0
+    return prefix + _encode((millis << _RANDOM_BITS) | randomness)
+
+
+def _encode(value: int) -> str:
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])
         value >>= 5
-    return prefix + "".join(reversed(chars))
+    return "".join(reversed(chars))
 
 
 def keyed_hash(text: str, key: str) -> str:

@@ -150,6 +150,7 @@ class Dossier(Model):
     created_by = UnicodeAttribute(null=True)
     restricted = BooleanAttribute(null=True)
     objection = JSONAttribute(null=True)
+    opt_out = JSONAttribute(null=True)  # the client opted out of the sale or sharing of their data
 
     by_client = ClientIndex()
 

@@ -252,21 +252,23 @@ def privacy_page(team_id: str, accept_language: str | None, error: str | None = 
     return status, html, page_policy(settings, framable=True)
 
 
-def submit_form(team_id: str, fields: dict, source_ip: str | None, accept_language: str | None
-                ) -> tuple[int, str, dict]:
+def submit_form(team_id: str, fields: dict, source_ip: str | None, accept_language: str | None,
+                gpc: bool = False) -> tuple[int, str, dict]:
     """The page's plain form post: the receipt, the same whatever exists for the address (as the JSON API),
     or the page again saying what to fix."""
     settings = require_team(team_id)
     kind = fields.get("type")
-    body = {"email": (fields.get("email") or "").strip(), "locale": fields.get("locale") or None}
+    body = {"email": (fields.get("email") or "").strip(), "locale": fields.get("locale") or None,
+            "regime": fields.get("regime") or None}
     if kind in DETAIL_TYPES and (fields.get("message") or "").strip():
         body["message"] = fields["message"].strip()
     body = {k: v for k, v in body.items() if v is not None}
     try:
         if kind == pr.CONSENT_WITHDRAWAL:
+            body.pop("regime", None)
             pr.submit_consent_withdrawal(team_id, body, source_ip, accept_language)
         else:
-            pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language)
+            pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language, gpc)
     except DomainError as exc:
         return privacy_page(team_id, accept_language, _form_error(exc), fields, exc.status)
     locale = languages.for_client(body.get("locale"), accept_language, settings)

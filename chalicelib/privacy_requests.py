@@ -28,6 +28,7 @@ AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED = (
     "awaiting_verification", "pending", "in_progress", "completed", "failed")
 DENIED, CANCELLED, EXPIRED = "denied", "cancelled", "expired"
 CONSENT_WITHDRAWAL = "consent_withdrawal"
+OPT_OUT_SALE = regimes.OPT_OUT_SALE  # needs no verification and no officer: it starts when submitted (§7026)
 STATUSES = [AWAITING, PENDING, IN_PROGRESS, COMPLETED, FAILED, DENIED, CANCELLED, EXPIRED]
 OPEN = {AWAITING, PENDING, IN_PROGRESS, FAILED}
 EXECUTABLE = {PENDING, FAILED}
@@ -40,7 +41,6 @@ MAX_VERIFICATION_SENDS = 4  # verification emails per request in any rolling LIN
 UNVERIFIED_LIFETIME = dt.timedelta(days=7)
 PAGE_SIZE = 25
 OPEN_DUE = "open"
-MAX_EXTENSION_MONTHS = 2
 T = TypeVar("T")
 
 
@@ -240,7 +240,8 @@ def record_state(item: PrivacyRequest) -> dict:
     """What the request item says happened, which its record must hold (request_record._check_state)."""
     return {
         "status": item.status, "resends": int(item.verification_sends or 1) - 1,
-        "extension_months": int(item.extension_months or 0), "alerts": len(item.alerts or []),
+        "extension_months": int(item.extension_months or 0), "extension_days": int(item.extension_days or 0),
+        "alerts": len(item.alerts or []),
         "work_done": bool(item.work_done_at), "restriction_lifted": bool(item.lifted_at),
         "erasure_swept": bool(item.sweep), "pseudonymised": bool(item.pseudonymised_at),
         "closed_tasks": sorted(sid for sid, task in (item.recipients or {}).items()
@@ -250,49 +251,87 @@ def record_state(item: PrivacyRequest) -> dict:
 
 # --- submission and verification (public portal) -------------------------------------------------------------
 
-def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
-    """`accept_language`: the portal's Accept-Language header, for a submission naming no `locale`."""
+def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None, gpc: bool = False) -> dict:
+    """`accept_language`: the portal's Accept-Language header, for a submission naming no `locale`; `gpc`: the
+    browser sent `Sec-GPC: 1`, which a law honouring Global Privacy Control takes as an opt-out of sale/sharing
+    (CCPA regs §7025), recorded beside whatever was asked."""
     data = schemas.validate("portal_request", body)
     locale = languages.check(data.get("locale"), "body.locale")
-    return _create(team_id, data["email"], data["type"], data.get("message"), locale, accept_language, source_ip)
+    settings = _team(team_id)
+    regime = regimes.choose(settings, data.get("regime"))
+    regimes.check_right(regime, data["type"])
+    new = Submission(team_id, data["email"], locale, accept_language, regime, settings)
+    receipt = _create(new, data["type"], data.get("message"), source_ip)
+    if gpc and regime.gpc and data["type"] != OPT_OUT_SALE:
+        _create(new, OPT_OUT_SALE, None, None, gpc=True)
+    return receipt
 
 
 def submit_consent_withdrawal(team_id: str, body, source_ip: str | None, accept_language: str | None = None) -> dict:
     """Art. 7(3): withdrawing consent is as easy as giving it — one verified step, no officer decision."""
     data = schemas.validate("consent_withdraw", body)
     locale = languages.check(data.get("locale"), "body.locale")
-    return _create(team_id, data["email"], CONSENT_WITHDRAWAL, None, locale, accept_language, source_ip)
+    settings = _team(team_id)
+    new = Submission(team_id, data["email"], locale, accept_language, regimes.get(settings.regime), settings)
+    return _create(new, CONSENT_WITHDRAWAL, None, source_ip)
 
 
-def _create(team_id: str, email: str, request_type: str, message: str | None, locale: str | None,
-            accept_language: str | None, source_ip: str | None) -> dict:
-    """Record a submission. The answer is the same receipt whatever already exists for this address (a new
-    request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
-    used to learn who has a request."""
+def _team(team_id: str) -> TeamSettings:
     if not ids.plausible(team_id):
         raise NotFound("team does not exist")
-    address = emails.normalise(email)
-    ratelimit.check_source(source_ip)
+    try:
+        return TeamSettings.get(team_id)
+    except DoesNotExist:
+        raise NotFound(f"team {team_id} does not exist") from None
+
+
+class Submission(NamedTuple):
+    team_id: str
+    email: str
+    locale: str | None
+    accept_language: str | None
+    regime: regimes.Regime
+    settings: TeamSettings
+
+
+def _create(new: Submission, request_type: str, message: str | None, source_ip: str | None,
+            gpc: bool = False) -> dict:
+    """Record a submission. The answer is the same receipt whatever already exists for this address (a new
+    request, a duplicate, a verified one): only the email tells its owner anything, so the portal can't be
+    used to learn who has a request. `source_ip` None: already counted (a GPC opt-out beside a request)."""
+    team_id, address = new.team_id, emails.normalise(new.email)
+    if source_ip is not None:
+        ratelimit.check_source(source_ip)
     received = clock.now()
     request_id = ids.new_id("r_")
-    receipt = {"request_id": request_id, "status": AWAITING}  # for a duplicate, an id nobody holds
+    starts_at_once = request_type == OPT_OUT_SALE
+    receipt = {"request_id": request_id, "status": IN_PROGRESS if starts_at_once else AWAITING}
     if not ratelimit.tagged_inbox_allows(team_id, address):
         return receipt
-    links_expire = received + LINK_LIFETIME
     request = PrivacyRequest(
-        team_id, request_id, team_status=f"{team_id}#{AWAITING}", type=request_type, status=AWAITING,
-        email=address, team_email=f"{team_id}#{address}", message=message, locale=locale,
-        accept_language=_header(accept_language) if locale is None else None, received_at=clock.iso(received),
-        due_at=clock.iso(clock.due_date(received)), verification_sends=1,
-        verification_sent_at=[clock.iso(received)],
-        lock_key=lock_key(team_id, request_type, address), expires_at=links_expire)
+        team_id, request_id, type=request_type, email=address, team_email=f"{team_id}#{address}", message=message,
+        locale=new.locale, accept_language=_header(new.accept_language) if new.locale is None else None,
+        received_at=clock.iso(received), regime=new.regime.code, gpc=gpc or None,
+        due_at=clock.iso(regimes.answer_due(new.regime, received, request_type)),
+        retain_days=regimes.retention_days(regimes.offered(new.settings)) or None,
+        lock_key=lock_key(team_id, request_type, address))
+    if new.regime.receipt is not None:
+        request.receipt_due_at = clock.iso(regimes.due_after(new.regime, received, new.regime.receipt))
     first = genesis(team_id, request_id, request_type, request.received_at, address)
-    request.history, request.history_head = [first], first["hash"]
-    lock = Marker(request.lock_key, value=request.request_id, created_at=request.received_at,
-                  expires_at=links_expire)
+    request.history = [first]
+    if starts_at_once:
+        _started_by_client(request, received)
+        lock = Marker(request.lock_key, value=request_id, created_at=request.received_at)
+    else:
+        links_expire = received + LINK_LIFETIME
+        request.status, request.team_status = AWAITING, f"{team_id}#{AWAITING}"
+        request.verification_sends, request.verification_sent_at = 1, [clock.iso(received)]
+        request.expires_at = links_expire
+        lock = Marker(request.lock_key, value=request_id, created_at=request.received_at, expires_at=links_expire)
+    request.history_head = request.history[-1]["hash"]
     try:
         with TransactWrite(connection=connection()) as tx:
-            # The team's existence is checked here rather than read before: one call instead of two.
+            # The team may be deleted between the read and this write: checked again here.
             tx.condition_check(TeamSettings, team_id, condition=TeamSettings.team_id.exists())
             # A lock whose request's links have all expired doesn't block a new request: it starts afresh.
             tx.save(lock, condition=Marker.pk.does_not_exist() | (Marker.expires_at < received))
@@ -308,6 +347,16 @@ def _create(team_id: str, email: str, request_type: str, message: str | None, lo
             raise Conflict("a request for this email is being recorded; try again") from None
         raise
     return receipt
+
+
+def _started_by_client(request: PrivacyRequest, now: dt.datetime) -> None:
+    """An opt-out of sale/sharing needs no verification (§7026(d)) nor anyone's approval: it is written already
+    claimed for the worker (the chore the watchdog queues), so it runs even if nothing else happens."""
+    request.status, request.team_status = IN_PROGRESS, f"{request.team_id}#{IN_PROGRESS}"
+    request.open_due, request.started_at, request.executed_by = OPEN_DUE, clock.iso(now), actors.client()
+    request.chore, request.chore_at = EXECUTE, clock.iso(now)
+    request.history = request.history + [request_record.chained(
+        request.history, signing_keys.record_key().key, clock.iso(now), "execution_started", actors.client())]
 
 
 def _header(value: str | None) -> str | None:
@@ -574,19 +623,22 @@ def fail(item: PrivacyRequest, reason: str, progress: dict | None) -> None:
 # --- housekeeping queued when a request closes (run by housekeeping.py) -------------------------------------
 
 SWEEP, SCRUB = "sweep", "scrub"
+EXECUTE = "execute"  # the chore of a request that a worker must carry on (execution.py)
 SWEEP_DELAY = dt.timedelta(minutes=2)  # GSIs usually catch up within a second; this leaves a wide margin
 
 
-def retention() -> dt.timedelta:
-    """How long a closed request keeps the client's address and words before they are pseudonymised."""
-    return dt.timedelta(days=config.get_int("CLOSED_REQUEST_RETENTION_DAYS"))
+def retention(item: PrivacyRequest | None = None) -> dt.timedelta:
+    """How long a closed request keeps the client's address and words before they are pseudonymised: the
+    stage's setting, or longer when a law the team offered at submission keeps records longer (CCPA §7101)."""
+    days = config.get_int("CLOSED_REQUEST_RETENTION_DAYS")
+    return dt.timedelta(days=max(days, int(getattr(item, "retain_days", None) or 0)))
 
 
 def chore_on_close(item: PrivacyRequest, status: str, now: dt.datetime) -> list:
     """An erasure is swept again once the index caught up; every closed request is scrubbed after retention."""
     if item.type == "erasure" and status == COMPLETED:
         return [PrivacyRequest.chore.set(SWEEP), PrivacyRequest.chore_at.set(clock.iso(now + SWEEP_DELAY))]
-    return [PrivacyRequest.chore.set(SCRUB), PrivacyRequest.chore_at.set(clock.iso(now + retention()))]
+    return [PrivacyRequest.chore.set(SCRUB), PrivacyRequest.chore_at.set(clock.iso(now + retention(item)))]
 
 
 def close(item: PrivacyRequest, status: str, from_statuses: set[str], by: dict | None = None,
@@ -636,30 +688,32 @@ def public_view(data: dict) -> dict:
 # --- the clock: extend, deny, cancel (Art. 12) -----------------------------------------------------------------
 
 def extend(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
-    """Art. 12(3): up to two further months, decided and explained before the first month runs out."""
+    """Extend by what the request's law allows, decided and explained before the original due date: the GDPR's
+    one or two more months (Art. 12(3)), or a law's one fixed extension (CCPA, US states, PIPEDA)."""
     data = schemas.validate("extend", body)
     require_team(team_id)
     item = get_item(team_id, request_id, consistent=True)
+    regime = regimes.get(item.regime)
     now = clock.now()
     original = item.original_due_at or item.due_at
     if clock.parse(original) <= now:
         raise Conflict("an extension must be decided before the original due date "
                        f"({original[:10]}); it has passed")
-    already = int(item.extension_months or 0)
-    total = already + int(data["months"])  # the schema's enum [1, 2] also admits 1.0 and 2.0 (JSON Schema equality)
-    if total > MAX_EXTENSION_MONTHS:
-        raise Conflict(f"at most {MAX_EXTENSION_MONTHS} extra months in all; {already} already granted")
-    new_due = clock.iso(clock.due_date(clock.parse(item.received_at), total))
+    field, already, total = _extension(regime, item, data)
+    new_due = clock.iso(regimes.answer_due(regime, clock.parse(item.received_at), item.type,
+                                           total, int(item.paused_days or 0)))
+    attribute = getattr(PrivacyRequest, field)
+    unchanged = (attribute == already) if already else attribute.does_not_exist() | (attribute == 0)
+    unit = "months" if field == "extension_months" else "days"
     try:
         chained(item, lambda append: item.update(actions=[
-            PrivacyRequest.extension_months.set(total),
+            attribute.set(total),
             PrivacyRequest.original_due_at.set(original),
             PrivacyRequest.due_at.set(new_due),
             PrivacyRequest.extension_reason.set(data["reason"]),
             *append.actions,
-        ], condition=PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED)
-            & (PrivacyRequest.extension_months == already) & append.condition),
-            "extended", by, months=int(data["months"]), due_at=new_due)
+        ], condition=PrivacyRequest.status.is_in(PENDING, IN_PROGRESS, FAILED) & unchanged & append.condition),
+            "extended", by, **{unit: total - already}, due_at=new_due)
     except UpdateError as exc:
         if condition_failed(exc):
             current = get_item(team_id, request_id, consistent=True)
@@ -667,6 +721,29 @@ def extend(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
                            "reload and try again") from None
         raise
     return view(item)
+
+
+def _extension(regime: regimes.Regime, item: PrivacyRequest, data: dict) -> tuple[str, int, int]:
+    """(the item's field, what it holds, what it will hold), or why this law allows no (further) extension."""
+    if regime.extension is None or item.type == OPT_OUT_SALE:
+        what = "an opt-out of sale or sharing" if item.type == OPT_OUT_SALE else "a request"
+        raise Conflict(f"{regime.law} allows no extension of {what}: it must be answered by {item.due_at[:10]}")
+    if regime.months_choice:
+        if "months" not in data:
+            raise BadRequest(f"body.months: {regime.law} extends by 1 or 2 months; say which", field="body.months")
+        already = int(item.extension_months or 0)
+        total = already + int(data["months"])  # the enum [1, 2] also admits 1.0 and 2.0 (JSON Schema equality)
+        if total > regime.extension.count:
+            raise Conflict(f"at most {regime.extension.count} extra months in all; {already} already granted")
+        return "extension_months", already, total
+    if "months" in data:
+        raise BadRequest(f"body.months: {regime.law} extends by {regime.extension.count} days, once; send only "
+                         "the reason", field="body.months")
+    already = int(item.extension_days or 0)
+    if already:
+        raise Conflict(f"{regime.law} allows one extension only, and this request was already extended by "
+                       f"{already} days")
+    return "extension_days", 0, regime.extension.count
 
 
 def deny(team_id: str, request_id: str, body, by: dict | None = None) -> dict:

@@ -31,7 +31,7 @@ from .models import PrivacyRequest
 
 log = logging.getLogger(__name__)
 
-ART19_TYPES = ("erasure", "rectification", "restriction")
+ART19_TYPES = ("erasure", "rectification", "restriction", "opt_out_sale")
 PENDING, DELIVERED, COMPLETED, NOT_FOUND, FAILED, SKIPPED = (
     "pending", "delivered", "completed", "not_found", "failed", "skipped")
 ANSWERS = (COMPLETED, NOT_FOUND, FAILED)

@@ -179,6 +179,7 @@ def _explained(entries: list) -> dict:
         "status": status,
         "resends": events.count("verification_resent"),
         "extension_months": sum(int(e.get("months") or 0) for e in entries if e.get("event") == "extended"),
+        "extension_days": sum(int(e.get("days") or 0) for e in entries if e.get("event") == "extended"),
         "alerts": events.count("email_failed"),
         "work_done": "work_done" in events,
         "restriction_lifted": "restriction_lifted" in events,

@@ -20,7 +20,9 @@ from .models import System, TeamSettings
 from .teams import require_team
 
 KINDS = ("webhook", "manual")
-REQUEST_TYPES = ["erasure", "rectification", "restriction"]  # what Art. 19 says recipients must be told
+# What recipients must be told: Art. 19's three, and an opt-out of sale/sharing (CCPA §7026(f)(2): the third
+# parties the data was sold or shared to are told to stop).
+REQUEST_TYPES = ["erasure", "rectification", "restriction", "opt_out_sale"]
 COMPLETIONS = ("callback", "2xx")
 MAX_SYSTEMS = 50
 MAX_ID_LENGTH = 100

@@ -203,6 +203,11 @@ def accept_language(request) -> str | None:
     return (request.headers or {}).get("accept-language")
 
 
+def global_privacy_control(request) -> bool:
+    """The browser's Global Privacy Control signal (`Sec-GPC: 1`, set by the browser, not by a page's script)."""
+    return ((request.headers or {}).get("sec-gpc") or "").strip() == "1"
+
+
 def user_agent(request) -> str | None:
     return (request.headers or {}).get("user-agent")
 

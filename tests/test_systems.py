@@ -53,7 +53,7 @@ def test_an_admin_registers_a_webhook_and_is_answered_its_secret(api, team):
     assert {k: body[k] for k in ("system_id", "name", "kind", "url", "owner_email", "completion")} == {
         "system_id": "crm", "name": "CRM", "kind": "webhook", "url": HOOK, "owner_email": None,
         "completion": "callback"}
-    assert body["request_types"] == ["erasure", "rectification", "restriction"]
+    assert body["request_types"] == ["erasure", "rectification", "restriction", "opt_out_sale"]
     assert body["disabled_at"] is None and body["disabled_reason"] is None
 
 

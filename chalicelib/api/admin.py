@@ -196,3 +196,26 @@ def put_system(team_id, system_id):
 def delete_system(team_id, system_id):
     who = member(bp.current_request, team_id, admin=True)
     return json_response(recipients.remove_system(team_id, system_id, actors.member(who.member_id)))
+
+
+@bp.route("/teams/{team_id}/privacy/report", methods=["GET"])
+@endpoint
+def privacy_report(team_id):
+    from .. import report  # imported here: this file's head is shared with other changes
+
+    request = bp.current_request
+    member(request, team_id)
+    return _file_or_json(report.yearly(team_id, query(request, "year"), query(request, "format")))
+
+
+def _file_or_json(answer):
+    """A report.Download as an attachment no browser or proxy keeps (it counts a team's requests); else JSON."""
+    from chalice import Response
+
+    from .. import report
+
+    if not isinstance(answer, report.Download):
+        return json_response(answer)
+    return Response(body=answer.text, status_code=200, headers={
+        "Content-Type": answer.content_type, "Content-Disposition": f'attachment; filename="{answer.filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -3,8 +3,8 @@ from chalice import Blueprint
 
 from .. import actions, assets, portal, privacy_requests, recipient_pages, recipients
 from ..errors import DomainError
-from ..web import (FORM_TYPES, accept_language, body, endpoint, form, json_response, page, query, redirect, source_ip,
-                   static, wants_html)
+from ..web import (FORM_TYPES, accept_language, body, endpoint, form, global_privacy_control, json_response, page,
+                   query, redirect, source_ip, static, wants_html)
 
 bp = Blueprint(__name__)
 
@@ -23,7 +23,7 @@ def submit_form(team_id):
     """The hosted page's forms (no JavaScript needed): a receipt page, or the page again saying what to fix."""
     request = bp.current_request
     return _page_or_error(lambda: portal.submit_form(team_id, form(request), source_ip(request),
-                                                     accept_language(request)))
+                                                     accept_language(request), global_privacy_control(request)))
 
 
 def _page_or_error(render):
@@ -48,8 +48,8 @@ def asset(name):
 @endpoint
 def submit_request(team_id):
     request = bp.current_request
-    return json_response(privacy_requests.submit(team_id, body(request), source_ip(request), accept_language(request)),
-                         202)
+    return json_response(privacy_requests.submit(team_id, body(request), source_ip(request), accept_language(request),
+                                                 global_privacy_control(request)), 202)
 
 
 @bp.route("/portal/{team_id}/privacy/consent/withdraw", methods=["POST"], cors=True)

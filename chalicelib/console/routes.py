@@ -4,7 +4,7 @@ from chalice import Blueprint, Response
 
 from ..errors import DomainError
 from ..web import FORM_TYPES, PAGE_HEADERS, accept_language, form_pairs, source_ip
-from . import queue, request, signin, team
+from . import queue, report, request, signin, team
 from .visit import Answer, Visit, parse_cookies
 
 bp = Blueprint(__name__)
@@ -139,3 +139,13 @@ def systems_page(team_id):
 @_route("/console/teams/{team_id}/log.csv")
 def request_log(team_id):
     return _respond(team.log_csv(_visit(), team_id))
+
+
+@_route("/console/teams/{team_id}/report")
+def report_page(team_id):
+    return _respond(report.show(_visit(), team_id))
+
+
+@_route("/console/teams/{team_id}/report.csv")
+def report_csv(team_id):
+    return _respond(report.download(_visit(), team_id))

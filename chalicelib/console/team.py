@@ -10,6 +10,7 @@ from .. import actors
 from .. import privacy_requests as pr
 from ..errors import DomainError, NotFound
 from ..languages import offered
+from ..spreadsheet import formula_safe
 from ..templating import LOCALES
 from . import visit as v
 
@@ -186,11 +187,3 @@ def _log_row(item) -> list:
     return [item.request_id, item.type, pr.effective_status(item), item.email, item.received_at,
             item.verified_at or "", item.due_at, int(item.extension_months or 0), item.completed_at or "",
             f"{by['kind']}:{by['id'] or ''}" if by else "", item.denial_reason or ""]
-
-
-def formula_safe(value) -> str:
-    """A cell a spreadsheet won't run (OWASP CSV injection): text starting with = + - @ tab or CR gets a '."""
-    text = "" if value is None else str(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return text
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
