@@ -74,6 +74,8 @@ def scrub(item: PrivacyRequest, now: dt.datetime) -> int:
         PrivacyRequest.team_email.set(f"{item.team_id}#{pseudonym}"),
         PrivacyRequest.message.remove(),
         PrivacyRequest.note.remove(),
+        PrivacyRequest.clarification_answer.remove(),  # the client's own words, like their message
+        PrivacyRequest.appeal_reason.remove(),
         PrivacyRequest.pseudonymised_at.set(clock.iso(now)),
         PrivacyRequest.chore.remove(),
         PrivacyRequest.chore_at.remove(),

@@ -183,7 +183,8 @@ def effective_status(r: PrivacyRequest) -> str:
 
 
 def is_overdue(r: PrivacyRequest) -> bool:
-    return r.status in OPEN - {AWAITING} and clock.parse(r.due_at) < clock.now()
+    """Not while the clock stands still for the client's clarification (UK GDPR Art. 12A)."""
+    return r.status in OPEN - {AWAITING} and not r.paused_at and clock.parse(r.due_at) < clock.now()
 
 
 def get_item(team_id: str, request_id: str, consistent: bool = False) -> PrivacyRequest:
@@ -763,6 +764,105 @@ def cancel(token: str, request_id: str) -> dict:
     item = get_item(claims["team"], request_id, consistent=True)
     return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, by=actors.client(),
                       cancelled_by=actors.client()))
+
+
+def _client_item(token: str, request_id: str) -> PrivacyRequest:
+    claims = tokens.read(token, tokens.STATUS)
+    if claims.get("req") != request_id:
+        raise tokens.TokenError("this link belongs to another request", "invalid")
+    return get_item(claims["team"], request_id, consistent=True)
+
+
+# --- appeals (US state laws) and clarifications (UK GDPR Art. 12A) ------------------------------------------------
+
+def appeal(token: str, request_id: str, body) -> dict:
+    """A denied client appeals, once, from their status page (e.g. Va. Code §59.1-577(C)): the request is open
+    again, due within the law's appeal period, for the team to grant (execute) or deny with reasons."""
+    data = schemas.validate("appeal", body if body is not None else {})
+    item = _client_item(token, request_id)
+    regime = regimes.get(item.regime)
+    if regime.appeal is None:
+        raise Conflict(f"{regime.law} gives no appeal against a denial; the denial email says where to complain")
+    if item.appealed_at:
+        raise Conflict("this request was already appealed, and the appeal answered or under way: a denial can be "
+                       "appealed once")
+    if item.status != DENIED:
+        raise Conflict(f"only a denied request can be appealed; this one is {effective_status(item)}")
+    now = clock.now()
+    due = clock.iso(regimes.due_after(regime, now, regime.appeal))
+    reason = (data.get("reason") or "").strip() or None
+    actions = [PrivacyRequest.status.set(PENDING), PrivacyRequest.team_status.set(f"{item.team_id}#{PENDING}"),
+               PrivacyRequest.open_due.set(OPEN_DUE), PrivacyRequest.appealed_at.set(clock.iso(now)),
+               PrivacyRequest.first_denial_reason.set(item.denial_reason or ""), PrivacyRequest.denial_reason.remove(),
+               PrivacyRequest.completed_at.remove(), PrivacyRequest.chore.remove(), PrivacyRequest.chore_at.remove(),
+               PrivacyRequest.due_at.set(due), PrivacyRequest.original_due_at.set(due)]
+    if reason:
+        actions.append(PrivacyRequest.appeal_reason.set(reason))
+    _client_write(item, actions, (PrivacyRequest.status == DENIED) & PrivacyRequest.appealed_at.does_not_exist(),
+                  "appealed", due_at=due)
+    return view(get_item(item.team_id, request_id, consistent=True))
+
+
+def ask_clarification(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
+    """UK GDPR Art. 12A: the team needs the client to clarify what they ask; the clock stands still from now
+    until the client answers (from their status page), and the client is emailed the question."""
+    data = schemas.validate("clarify", body)
+    require_team(team_id)
+    item = get_item(team_id, request_id, consistent=True)
+    regime = regimes.get(item.regime)
+    if not regime.pauses:
+        raise Conflict(f"{regime.law} doesn't stop the clock for a clarification: ask the client, and answer by "
+                       f"{item.due_at[:10]} all the same")
+    if item.status not in EXECUTABLE:
+        raise Conflict(f"request {request_id} is {effective_status(item)}: a clarification is asked before acting")
+    if item.paused_at:
+        raise Conflict("a clarification is already awaited from the client")
+    try:
+        chained(item, lambda append: item.update(actions=[
+            PrivacyRequest.paused_at.set(clock.iso(clock.now())),
+            PrivacyRequest.clarification_question.set(data["question"]),
+            PrivacyRequest.clarification_answer.remove(), PrivacyRequest.open_due.remove(), *append.actions,
+        ], condition=PrivacyRequest.status.is_in(*EXECUTABLE) & PrivacyRequest.paused_at.does_not_exist()
+            & append.condition), "clarification_requested", by)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise Conflict(f"request {request_id} changed meanwhile; reload and try again") from None
+        raise
+    return view(item)
+
+
+def clarify(token: str, request_id: str, body) -> dict:
+    """The client's clarification: the clock starts again, the due date moved by the whole days it stood still."""
+    data = schemas.validate("clarification", body)
+    item = _client_item(token, request_id)
+    if not item.paused_at:
+        raise Conflict("no clarification is awaited for this request")
+    regime = regimes.get(item.regime)
+    now = clock.now()
+    stood = (regimes.local_date(regime, now) - regimes.local_date(regime, clock.parse(item.paused_at))).days
+    paused = int(item.paused_days or 0) + stood
+    received = clock.parse(item.received_at)
+    extension = int(item.extension_months or 0) if regime.months_choice else int(item.extension_days or 0)
+    actions = [PrivacyRequest.paused_at.remove(), PrivacyRequest.paused_days.set(paused),
+               PrivacyRequest.clarification_answer.set(data["answer"]),
+               PrivacyRequest.due_at.set(clock.iso(regimes.answer_due(regime, received, item.type, extension, paused)))]
+    if item.original_due_at:
+        actions.append(PrivacyRequest.original_due_at.set(
+            clock.iso(regimes.answer_due(regime, received, item.type, 0, paused))))
+    if item.status in ACTIONABLE:
+        actions.append(PrivacyRequest.open_due.set(OPEN_DUE))
+    _client_write(item, actions, PrivacyRequest.paused_at == item.paused_at, "clarification_received", days=stood)
+    return view(get_item(item.team_id, request_id, consistent=True))
+
+
+def _client_write(item: PrivacyRequest, actions: list, condition, event: str, **details) -> None:
+    try:
+        chained(item, lambda append: item.update(actions=actions + append.actions, condition=condition & append.condition),
+                event, actors.client(), **details)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise Conflict("the request changed meanwhile; open its page again") from None
+        raise
 
 
 def status_for_client(token: str, request_id: str) -> tuple[dict, bool]:

@@ -81,7 +81,7 @@ REGIMES = {r.code: r for r in (
                   "opt_out_sale": "Cal. Civ. Code §1798.120; Cal. Code Regs. tit. 11, §7026",
                   "gpc": "Cal. Code Regs. tit. 11, §7025", "records": "Cal. Code Regs. tit. 11, §7101",
                   "recipients": "Cal. Civ. Code §1798.105(c)"},
-           opt_out=Period(15, BUSINESS_DAYS), receipt=Period(10, BUSINESS_DAYS), gpc=True, retention_days=730),
+           opt_out=Period(15, BUSINESS_DAYS), receipt=Period(10, BUSINESS_DAYS), gpc=True, retention_days=731)  # 24 months (§7101), a leap day included,
     _us_state("vcdpa", "VCDPA", "America/New_York", "VA", "Va. Code §59.1-577", 60),
     _us_state("cpa", "CPA", "America/Denver", "CO", "Colo. Rev. Stat. §6-1-1306", 45),
     _us_state("ctdpa", "CTDPA", "America/New_York", "CT", "Conn. Gen. Stat. §42-518", 60),
@@ -93,16 +93,16 @@ REGIMES = {r.code: r for r in (
     Regime("fadp", "FADP", "Europe/Zurich", ("CH", ""), Period(30, DAYS), None, GDPR_RIGHTS,
            cites={"answer": "DPO Art. 18(1)", "denial": "FADP Art. 26", "access": "FADP Art. 25",
                   "portability": "FADP Art. 28", "rectification": "FADP Art. 32(1)", "erasure": "FADP Art. 32(2)(c)",
-                  "restriction": "FADP Art. 32(2)(a)", "objection": "FADP Art. 32(2)(b)"}),
+                  "restriction": "FADP Art. 32(2)(a)", "objection": "FADP Art. 30(2)(b)"}),
     Regime("quebec", "Québec Law 25", "America/Toronto", ("CA", "QC"), Period(30, DAYS), None,
            ("access", "portability", "rectification", "erasure"),
            cites={"answer": "P-39.1 s. 32", "denial": "P-39.1 s. 34", "access": "P-39.1 s. 27",
-                  "portability": "P-39.1 s. 27", "rectification": "P-39.1 s. 28", "erasure": "P-39.1 s. 28.1"}),
+                  "portability": "P-39.1 s. 27", "rectification": "P-39.1 s. 28", "erasure": "P-39.1 s. 28"}),
     Regime("pipeda", "PIPEDA", "America/Toronto", ("CA", "ON"), Period(30, DAYS), Period(30, DAYS),
            ("access", "rectification", "erasure"),
            cites={"answer": "PIPEDA s. 8(3)", "extension": "PIPEDA s. 8(4)", "denial": "PIPEDA s. 8(7)",
                   "access": "PIPEDA Sch. 1, 4.9", "rectification": "PIPEDA Sch. 1, 4.9.5",
-                  "erasure": "PIPEDA Sch. 1, 4.5.3"}),
+                  "erasure": "PIPEDA Sch. 1, 4.9.5"}),
 )}
 CODES = list(REGIMES)
 APPEAL = "appeal"

@@ -32,7 +32,7 @@ _DERIVE = b"privacy-desk/request-record/v1"  # a record key is never a token key
 # The status each event leaves the request in: the record must end in the status the request has.
 STATUS_AFTER = {"received": "awaiting_verification", "verified": "pending", "execution_started": "in_progress",
                 "execution_failed": "failed", "completed": "completed", "denied": "denied",
-                "cancelled": "cancelled"}
+                "cancelled": "cancelled", "appealed": "pending"}
 TASK_CLOSED = ("recipient_answered", "recipient_skipped", "recipient_failed")
 
 
