@@ -81,7 +81,7 @@ REGIMES = {r.code: r for r in (
                   "opt_out_sale": "Cal. Civ. Code §1798.120; Cal. Code Regs. tit. 11, §7026",
                   "gpc": "Cal. Code Regs. tit. 11, §7025", "records": "Cal. Code Regs. tit. 11, §7101",
                   "recipients": "Cal. Civ. Code §1798.105(c)"},
-           opt_out=Period(15, BUSINESS_DAYS), receipt=Period(10, BUSINESS_DAYS), gpc=True, retention_days=731)  # 24 months (§7101), a leap day included,
+           opt_out=Period(15, BUSINESS_DAYS), receipt=Period(10, BUSINESS_DAYS), gpc=True, retention_days=731),  # 24 months (§7101), a leap day included,
     _us_state("vcdpa", "VCDPA", "America/New_York", "VA", "Va. Code §59.1-577", 60),
     _us_state("cpa", "CPA", "America/Denver", "CO", "Colo. Rev. Stat. §6-1-1306", 45),
     _us_state("ctdpa", "CTDPA", "America/New_York", "CT", "Conn. Gen. Stat. §42-518", 60),
