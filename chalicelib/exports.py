@@ -16,7 +16,7 @@ import io
 import json
 from typing import Callable
 
-from . import aws, clock, config, languages, s3zip, templating, tokens
+from . import aws, clock, config, languages, regimes, s3zip, templating, tokens
 from .dossiers import all_client_dossiers
 from .errors import NotFound
 from .settings import view as settings_view
@@ -98,7 +98,7 @@ def _plan(item) -> s3zip.Plan:
         locale = languages.for_client(item.locale, item.accept_language, team)
         deflated["information.txt"] = templating.render(
             "export/information.txt", locale, team_name=team.team_name or item.team_id,
-            info=payload["information"]).encode()
+            info=payload["information"], **regimes.citations(item.regime)).encode()
     return s3zip.Plan(stored=stored, deflated=deflated, time=generated.timetuple()[:6],
                       meta={"dossiers": len(entries), "documents": len(stored)})
 

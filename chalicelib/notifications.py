@@ -22,7 +22,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from . import actors, clock, config, dossiers, exports, languages, mailer, systems, templating, teams, tokens
+from . import actors, clock, config, dossiers, exports, languages, mailer, regimes, systems, templating, teams, tokens
 from . import recipients as art19
 from . import privacy_requests as pr
 from .awsfaults import is_transient
@@ -107,7 +107,9 @@ def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
     events = []
     if new.status == pr.AWAITING and (old is None or int(old.verification_sends or 1) < int(new.verification_sends)):
         events.append(Event("verify_withdrawal" if withdrawal else "verify", new, str(int(new.verification_sends))))
-    if became == pr.PENDING and not withdrawal:
+    if became == pr.PENDING and old is not None and old.status == pr.DENIED:  # the client appealed
+        events.append(Event("officer_new", new, "appeal"))
+    elif became == pr.PENDING and not withdrawal:
         events += [Event("officer_new", new), Event("client_receipt", new)]
     if became == pr.COMPLETED:
         events.append(Event(f"client_completed_{new.type}", new))
@@ -119,10 +121,17 @@ def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
         events.append(Event("client_cancelled", new))
         if old is not None and old.status != pr.AWAITING and not withdrawal:
             events.append(Event("officer_cancelled", new))
-    extended = int(new.extension_months or 0)
-    if old is not None and extended > int(old.extension_months or 0):
+    extended = _extended(new)
+    if old is not None and extended > _extended(old):
         events.append(Event("client_extended", new, str(extended)))
+    if new.paused_at and (old is None or old.paused_at != new.paused_at):  # UK GDPR Art. 12A
+        events.append(Event("client_clarification", new, new.paused_at))
     return events + recipient_events(old, new)
+
+
+def _extended(item: PrivacyRequest) -> int:
+    """What was granted, in the law's unit (a request's law counts in months or in days, never both)."""
+    return int(item.extension_months or 0) + int(item.extension_days or 0)
 
 
 def recipient_events(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
@@ -253,7 +262,9 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
     if name in ("client_cancelled", "officer_cancelled"):
         return current.status == pr.CANCELLED
     if name == "client_extended":
-        return int(current.extension_months or 0) >= int(event.serial)
+        return _extended(current) >= int(event.serial)
+    if name == "client_clarification":
+        return current.paused_at == event.serial
     if name == "recipient_task":
         system_id, sends = event.serial.rsplit("#", 1)
         task = (current.recipients or {}).get(system_id)
@@ -293,7 +304,8 @@ def mark_sent(key: str) -> None:
 def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str, dict]]:
     settings = settings or teams.require_team(item.team_id)
     client_locale = languages.for_client(item.locale, item.accept_language, settings)
-    common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
+    common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id,
+              **regimes.citations(item.regime)}
     name = event.name
     if name.startswith("officer_"):
         extra = {}
@@ -306,13 +318,15 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
     if name in ("verify", "verify_withdrawal"):
         extra = {"verify_url": config.public_url(f"/portal/privacy/verify/{pr.verification_token(item)}"),
                  "hours": int(tokens.LIFETIMES[tokens.VERIFY].total_seconds() // 3600)}
-    elif name == "client_receipt":
+    elif name in ("client_receipt", "client_clarification"):
         extra = {"status_url": status_url(item)}
     elif name in ("client_completed_access", "client_completed_portability"):
         extra = {"export_url": config.public_url(f"/portal/privacy/exports/{exports.link_token(item)}"),
                  "export_days": tokens.LIFETIMES[tokens.EXPORT].days}
     elif name == "client_denied":
-        extra = {"supervisory_authority": settings.supervisory_authority}
+        appealable = regimes.get(item.regime).appeal is not None and not item.appealed_at
+        extra = {"supervisory_authority": settings.supervisory_authority,
+                 "appeal_url": status_url(item) if appealable else None}
     if name.startswith("client_completed_"):  # Art. 19, second sentence: who was told of it
         extra["informed"] = [task["name"] for task in (item.recipients or {}).values() if art19.informed(task)]
     return [(item.email, templating.render_email(name, client_locale, **common, **extra))]

@@ -6,7 +6,7 @@ import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
-from . import clock, config, exports, ids, languages, schemas, templating, tokens
+from . import clock, config, exports, ids, languages, regimes, schemas, templating, tokens
 from . import privacy_requests as pr
 from .errors import Conflict, DomainError
 from .models import PrivacyRequest
@@ -24,10 +24,24 @@ def privacy_info(team_id: str) -> dict:
         "terms_of_service_url": s["terms_of_service_url"] if links else None,
         "consent": {"required": s["consent_capture_enabled"], "text": s["consent_text"],
                     "version": s["consent_version"]},
-        "request_types": list(schemas.REQUEST_TYPES),
+        "request_types": rights_offered(team),
+        "regime": s["regime"],
+        "regimes": regimes.offered(team),  # "where do you live": a submission may name one as `regime`
         "locale": s["locale"],
         "locales": list(languages.offered(team)),  # the portal's language menu; "locale" is the default
     }
+
+
+def rights_offered(settings) -> list[str]:
+    """The request types a client may send: those of every law the team offers, in the usual order."""
+    given = {t for code in regimes.offered(settings) for t in regimes.get(code).rights}
+    return [t for t in schemas.REQUEST_TYPES if t in given]
+
+
+def regime_choices(settings) -> dict[str, list[str]]:
+    """For each request type, the places (laws) offered whose law gives that right."""
+    return {t: [code for code in regimes.offered(settings) if t in regimes.get(code).rights]
+            for t in schemas.REQUEST_TYPES}
 
 
 def _locale_of(request: dict, settings) -> str:
@@ -61,19 +75,29 @@ def status_page(token: str | None, request_id: str, accept_language: str | None 
         data, cancellable = pr.status_for_client(token or "", request_id)
     except DomainError as exc:
         return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
-    return 200, *_status_render(data, cancel_allowed=cancellable, cancel_url=_cancel_url(request_id, token))
+    return 200, *_status_render(data, cancel_allowed=cancellable, cancel_url=_cancel_url(request_id, token),
+                                token=token)
 
 
 def _cancel_url(request_id: str, token: str | None) -> str:
     return config.public_url(f"/portal/privacy/requests/{request_id}/cancel?token={token}")
 
 
-def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, **cancel) -> tuple:
-    """(html, CSP policy) of the status page."""
+def _status_render(data: dict, notice: str | None = None, status_url: str | None = None, token: str | None = None,
+                   **cancel) -> tuple:
+    """(html, CSP policy) of the status page; with the link's token, its appeal and clarification forms."""
     settings = require_team(data["team_id"])
+    regime = regimes.get(data.get("regime"))
+    forms = {}
+    if token:
+        base = f"/portal/privacy/requests/{data['request_id']}"
+        if data["status"] == pr.DENIED and regime.appeal and not data.get("appealed_at"):
+            forms["appeal_url"] = config.public_url(f"{base}/appeal?token={token}")
+        if data.get("paused_at"):
+            forms["clarification_url"] = config.public_url(f"{base}/clarification?token={token}")
     html = templating.render("pages/request_status.html", _locale_of(data, settings), request=data,
                              team_name=settings.team_name or data["team_id"], brand=brand(settings), notice=notice,
-                             status_url=status_url, **cancel)
+                             status_url=status_url, law=regime.law, **forms, **cancel)
     return html, page_policy(settings)
 
 
@@ -120,6 +144,31 @@ def _not_cancellable(token: str, request_id: str, conflict: Conflict, accept_lan
     status_url = config.public_url(f"/portal/privacy/requests/{request_id}?token={token}")
     return conflict.status, *_status_render(data, notice=notice, status_url=status_url, cancel_allowed=False,
                                             cancel_url="")
+
+
+CLIENT_ACTIONS = {"appeal": pr.appeal, "clarification": pr.clarify}
+
+
+def client_answer(action: str, token: str | None, request_id: str, body) -> dict:
+    """The client appeals a denial or answers the team's question, through their status link."""
+    return pr.public_view(CLIENT_ACTIONS[action](token or "", request_id, body))
+
+
+def client_answer_page(action: str, token: str | None, request_id: str, fields: dict,
+                       accept_language: str | None = None) -> tuple:
+    """The status page's forms: the status page again, saying it was received or what is wrong."""
+    name = "reason" if action == "appeal" else "answer"
+    body = {name: fields[name].strip()} if (fields.get(name) or "").strip() else {}
+    try:
+        data = CLIENT_ACTIONS[action](token or "", request_id, body)
+    except DomainError as exc:
+        try:
+            data, cancellable = pr.status_for_client(token or "", request_id)
+        except DomainError:
+            return exc.status, link_error(exc, token, tokens.STATUS, accept_language)
+        return exc.status, *_status_render(data, notice=f"{action}_refused", cancel_allowed=cancellable,
+                                           cancel_url=_cancel_url(request_id, token), token=token)
+    return 200, *_status_render(data, notice=f"{action}_received", cancel_allowed=False, cancel_url="", token=token)
 
 
 def export_page(token: str, accept_language: str | None = None) -> tuple:
@@ -211,7 +260,6 @@ def _error(reason: str, locale: str | None, accept_language: str | None = None) 
 
 # --- the hosted privacy page (issue 17): a form for every right, framable by the team's own sites ---------------
 
-FORM_TYPES = (*schemas.REQUEST_TYPES, pr.CONSENT_WITHDRAWAL)
 # The text a right needs beyond the address: what to correct, what to restrict, the grounds of an objection.
 DETAIL_TYPES = ("rectification", "restriction", "objection")
 
@@ -247,7 +295,9 @@ def privacy_page(team_id: str, accept_language: str | None, error: str | None = 
         "pages/privacy.html", languages.for_client(None, accept_language, settings), brand=brand(settings),
         embed_origins=s["embed_origins"] or [], banner=s["portal_privacy_banner_enabled"],
         policy_url=s["privacy_policy_url"] if links else None, terms_url=s["terms_of_service_url"] if links else None,
-        form_url=config.public_url(f"/portal/{team_id}/privacy/form"), types=FORM_TYPES, detail_types=DETAIL_TYPES,
+        form_url=config.public_url(f"/portal/{team_id}/privacy/form"), detail_types=DETAIL_TYPES,
+        types=[*rights_offered(settings), pr.CONSENT_WITHDRAWAL], regime_choices=regime_choices(settings),
+        default_regime=s["regime"],
         error=error, values=values or {})
     return status, html, page_policy(settings, framable=True)
 
@@ -268,15 +318,22 @@ def submit_form(team_id: str, fields: dict, source_ip: str | None, accept_langua
             body.pop("regime", None)
             pr.submit_consent_withdrawal(team_id, body, source_ip, accept_language)
         else:
-            pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language, gpc)
+            pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language, gpc, _enqueue)
     except DomainError as exc:
         return privacy_page(team_id, accept_language, _form_error(exc), fields, exc.status)
     locale = languages.for_client(body.get("locale"), accept_language, settings)
     html = templating.render("pages/privacy_receipt.html", locale, brand=brand(settings),
+                             started=kind == pr.OPT_OUT_SALE,
                              embed_origins=settings.embed_origins or [],
                              hours=int(pr.LINK_LIFETIME.total_seconds() // 3600),
                              back_url=config.public_url(f"/portal/{team_id}/privacy"))
     return 200, html, page_policy(settings, framable=True)
+
+
+def _enqueue(team_id: str, request_id: str) -> None:
+    from .execution import enqueue  # as verify_page does: execution's imports are not the portal's
+
+    enqueue(team_id, request_id)
 
 
 def _form_error(exc: DomainError) -> str:
@@ -285,4 +342,6 @@ def _form_error(exc: DomainError) -> str:
         return "busy"
     if field in ("email", "message"):
         return field
+    if field in ("regime", "type"):
+        return "regime"
     return "invalid"

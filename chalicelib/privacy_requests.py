@@ -252,16 +252,18 @@ def record_state(item: PrivacyRequest) -> dict:
 
 # --- submission and verification (public portal) -------------------------------------------------------------
 
-def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None, gpc: bool = False) -> dict:
+def submit(team_id: str, body, source_ip: str | None, accept_language: str | None = None, gpc: bool = False,
+           start: Callable[[str, str], None] | None = None) -> dict:
     """`accept_language`: the portal's Accept-Language header, for a submission naming no `locale`; `gpc`: the
     browser sent `Sec-GPC: 1`, which a law honouring Global Privacy Control takes as an opt-out of sale/sharing
-    (CCPA regs §7025), recorded beside whatever was asked."""
+    (CCPA regs §7025), recorded beside whatever was asked. `start(team_id, request_id)` queues the work of a
+    request that starts when submitted (execution.enqueue; without it the watchdog queues it within minutes)."""
     data = schemas.validate("portal_request", body)
     locale = languages.check(data.get("locale"), "body.locale")
     settings = _team(team_id)
     regime = regimes.choose(settings, data.get("regime"))
     regimes.check_right(regime, data["type"])
-    new = Submission(team_id, data["email"], locale, accept_language, regime, settings)
+    new = Submission(team_id, data["email"], locale, accept_language, regime, settings, start)
     receipt = _create(new, data["type"], data.get("message"), source_ip)
     if gpc and regime.gpc and data["type"] != OPT_OUT_SALE:
         _create(new, OPT_OUT_SALE, None, None, gpc=True)
@@ -293,6 +295,7 @@ class Submission(NamedTuple):
     accept_language: str | None
     regime: regimes.Regime
     settings: TeamSettings
+    start: Callable[[str, str], None] | None = None
 
 
 def _create(new: Submission, request_type: str, message: str | None, source_ip: str | None,
@@ -347,6 +350,8 @@ def _create(new: Submission, request_type: str, message: str | None, source_ip: 
         if transaction_conflict(exc):
             raise Conflict("a request for this email is being recorded; try again") from None
         raise
+    if starts_at_once and new.start is not None:
+        new.start(team_id, request_id)
     return receipt
 
 

@@ -147,6 +147,22 @@ def cite(regime: Regime, topic: str) -> str:
     return regime.cites.get(topic) or regime.cites.get("answer") or regime.law
 
 
+TOPICS = ("answer", "extension", "denial", "access", "portability", "erasure", "rectification", "restriction",
+          "objection", "recipients", "consent", "opt_out_sale", "appeal", "clarification")
+
+
+def citations(code: str | None) -> dict:
+    """What the emails name for a request under this law: `law_name`, and `cite_<topic>` for every topic (the
+    law's article, or its answer's when it has none of its own; "" for an appeal or a pause it doesn't have)."""
+    regime = get(code)
+    out = {"law_name": regime.law, "months_choice": regime.months_choice,
+           "extension_days": regime.extension.count if regime.extension and not regime.months_choice else 0}
+    for topic in TOPICS:
+        own = regime.cites.get(topic)
+        out[f"cite_{topic}"] = own or ("" if topic in ("appeal", "clarification") else cite(regime, topic))
+    return out
+
+
 def retention_days(codes) -> int:
     return max((get(code).retention_days for code in codes), default=0)
 

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from chalicelib import templating
+from chalicelib import regimes, templating
 
 LOCALES = templating.LOCALES  # every catalog shipped, so a new language is held to all of this at once
 OTHERS = LOCALES[1:]  # every language but English, the language of the templates' source
 WORDED = ("en", "fr")  # the languages whose wording a test below spells out
-TYPES = ("erasure", "access", "portability", "rectification", "restriction", "objection", "consent_withdrawal")
+TYPES = ("erasure", "access", "portability", "rectification", "restriction", "objection", "consent_withdrawal", "opt_out_sale")
 STATUSES = ("awaiting_verification", "pending", "in_progress", "completed", "failed", "denied", "cancelled", "expired")
 EVIL = "<script>x</script>"  # in every free text a user or a team controls
 URLS = {
@@ -40,7 +40,9 @@ EXTRAS = {
     "client_completed_objection": {},
     "client_completed_consent_withdrawal": {},
     "client_extended": {},
-    "client_denied": {"supervisory_authority": f"CNIL {EVIL}"},
+    "client_denied": {"supervisory_authority": f"CNIL {EVIL}", "appeal_url": None},
+    "client_completed_opt_out_sale": {},
+    "client_clarification": {"status_url": URLS["status_url"]},
     "client_cancelled": {},
     "recipient_task": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "pending", "reminders_sent": 1},
                        "task_url": "https://desk.example/privacy/tasks/tok-task"},
@@ -55,7 +57,8 @@ WITHOUT_TYPED_TEXT = {"console_sign_in"}
 SYSTEMS = [f"CRM {EVIL}", "Archive"]
 EXTRAS["officer_new"]["systems_to_tell"] = SYSTEMS
 EXTRAS["officer_reminder"]["open_recipients"] = [{"name": name} for name in SYSTEMS]
-for _name in ("client_completed_erasure", "client_completed_rectification", "client_completed_restriction"):
+for _name in ("client_completed_erasure", "client_completed_rectification", "client_completed_restriction",
+              "client_completed_opt_out_sale"):
     EXTRAS[_name]["informed"] = SYSTEMS
 TYPE_OF = {"verify_withdrawal": "consent_withdrawal", "officer_consent_withdrawn": "consent_withdrawal",
            "client_restriction_lifted": "restriction", "officer_cancelled": "access"}
@@ -64,7 +67,8 @@ PAGES = {
     "action": {"matching_dossiers": 2, "executable": True, "needs_note": True},
     "action_done": {},
     "error": {"reason": "expired"},
-    "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok"},
+    "request_status": {"cancel_allowed": True, "cancel_url": "https://desk.example/portal/privacy/cancel/tok",
+                       "law": "GDPR"},
     "recipient_task": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "pending"}, "answered": False,
                        "error": "reason"},
     "recipient_task_done": {"task": {"system_id": "crm", "name": f"CRM {EVIL}", "status": "not_found"}},
@@ -73,6 +77,7 @@ PAGES = {
                 "embed_origins": ["https://portal.example"], "banner": True, "policy_url": "https://a.example/p",
                 "terms_url": "https://a.example/t", "form_url": "https://desk.example/portal/t/privacy/form",
                 "types": TYPES, "detail_types": ("rectification", "restriction", "objection"), "error": "email",
+                "regime_choices": {t: ["gdpr", "ccpa"] for t in TYPES}, "default_regime": "gdpr",
                 "values": {"type": "rectification", "email": f"{EVIL}@e.com", "message": EVIL}},
     "cancel_confirm": {"brand": {"team_name": f"Acme {EVIL}", "logo_url": None, "accent_color": None},
                        "cancel_url": "https://desk.example/portal/privacy/requests/r/cancel?token=tok",
@@ -100,7 +105,8 @@ def sample_request(request_type: str = "erasure", status: str = "completed", **c
         "completed_at": "2026-01-20T09:01:00Z", "executed_by": "dpo",
         "result": {key: 2 for key in RESULT_KEYS},
         "progress": {}, "failure_reason": "boom", "note": f"Address fixed {EVIL}",
-        "denial_reason": f"Manifestly unfounded {EVIL}", "overdue": False,
+        "denial_reason": f"Manifestly unfounded {EVIL}", "overdue": False, "regime": "gdpr", "extension_days": 0,
+        "gpc": False, "paused_at": None, "clarification_question": f"Which account? {EVIL}", "appealed_at": None,
     }
     request.update(changes)
     return request
@@ -109,7 +115,8 @@ def sample_request(request_type: str = "erasure", status: str = "completed", **c
 def email_values(name: str, **request_changes) -> dict:
     request_type = TYPE_OF.get(name) or (
         name.removeprefix("client_completed_") if name.startswith("client_completed_") else "erasure")
-    return {"team_name": f"Acme {EVIL}", "request": sample_request(request_type, **request_changes), **EXTRAS[name]}
+    return {"team_name": f"Acme {EVIL}", "request": sample_request(request_type, **request_changes),
+            **regimes.citations("gdpr"), **EXTRAS[name]}
 
 
 def page_values(name: str, **request_changes) -> dict:

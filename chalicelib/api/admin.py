@@ -137,6 +137,16 @@ def extend_request(team_id, request_id):
     return json_response(privacy_requests.extend(team_id, request_id, body(request), by=actors.member(who.member_id)))
 
 
+@bp.route("/teams/{team_id}/privacy/requests/{request_id}/clarify", methods=["POST"])
+@endpoint
+def clarify_request(team_id, request_id):
+    request = bp.current_request
+    who = member(request, team_id)
+    execution.require_executor(team_id, who)
+    return json_response(privacy_requests.ask_clarification(team_id, request_id, body(request),
+                                                            by=actors.member(who.member_id)))
+
+
 @bp.route("/teams/{team_id}/privacy/requests/{request_id}/deny", methods=["POST"])
 @endpoint
 def deny_request(team_id, request_id):

@@ -1,7 +1,7 @@
 """Public routes: the client portal (CORS on) and the pages behind email links (HTML)."""
 from chalice import Blueprint
 
-from .. import actions, assets, portal, privacy_requests, recipient_pages, recipients
+from .. import actions, assets, execution, portal, privacy_requests, recipient_pages, recipients
 from ..errors import DomainError
 from ..web import (FORM_TYPES, accept_language, body, endpoint, form, global_privacy_control, json_response, page,
                    query, redirect, source_ip, static, wants_html)
@@ -49,7 +49,7 @@ def asset(name):
 def submit_request(team_id):
     request = bp.current_request
     return json_response(privacy_requests.submit(team_id, body(request), source_ip(request), accept_language(request),
-                                                 global_privacy_control(request)), 202)
+                                                 global_privacy_control(request), execution.enqueue), 202)
 
 
 @bp.route("/portal/{team_id}/privacy/consent/withdraw", methods=["POST"], cors=True)
@@ -95,6 +95,29 @@ def cancel_request(request_id):
     if wants_html(request) or "form" in (request.headers or {}).get("content-type", ""):
         return page(*portal.cancel_page(query(request, "token"), request_id, accept_language(request)))
     return json_response(portal.cancel(query(request, "token"), request_id))
+
+
+@bp.route("/portal/privacy/requests/{request_id}/appeal", methods=["POST"], cors=True, content_types=FORM_TYPES)
+@endpoint
+def appeal_request(request_id):
+    """A denied client's appeal (US state laws), from the status page's form or the portal's frontend."""
+    return _client_answer(request_id, "appeal")
+
+
+@bp.route("/portal/privacy/requests/{request_id}/clarification", methods=["POST"], cors=True,
+          content_types=FORM_TYPES)
+@endpoint
+def clarify_request(request_id):
+    """The client's clarification the team asked for (UK GDPR Art. 12A), from the status page or the frontend."""
+    return _client_answer(request_id, "clarification")
+
+
+def _client_answer(request_id, action):
+    request = bp.current_request
+    if "form" in (request.headers or {}).get("content-type", ""):
+        return page(*portal.client_answer_page(action, query(request, "token"), request_id, form(request),
+                                               accept_language(request)))
+    return json_response(portal.client_answer(action, query(request, "token"), request_id, body(request)))
 
 
 @bp.route("/portal/privacy/exports/{token}", methods=["GET"])

@@ -1,13 +1,14 @@
 """A request's page: every field, its record as a timeline (and whether it verifies), the connected systems'
 tasks, and what an officer does there — extend, deny, lift a restriction, skip or retry a task. Each action is
 the API's domain call; a refusal shows on the page, next to the form it came from, and changes nothing."""
-from .. import actors, execution, recipients
+from .. import actors, execution, recipients, regimes
 from .. import privacy_requests as pr
+from .. import schemas
 from ..errors import DomainError, NotFound
 from . import queue
 from . import visit as v
 
-ACTIONS = ("extend", "deny", "lift-restriction")
+ACTIONS = ("extend", "deny", "lift-restriction", "clarify")
 TASK_ACTIONS = ("skip", "retry")
 
 
@@ -16,10 +17,10 @@ def _render(ctx: v.Context, request_id: str, status: int = 200, **values) -> v.A
     record = pr.record_of(item)  # the item just read: no second read of the team and the request
     values.setdefault("failed_form", None)
     values.setdefault("error", None)
-    values.setdefault("typed", {"reason": "", "months": ""})
+    values.setdefault("typed", {"reason": "", "months": "", "question": "", "basis": ""})
     values.setdefault("done", None)
-    return v.render(ctx, "request.html", status, r=queue.row(item), record=record,
-                    entries=list(reversed(record["entries"])), **values)
+    return v.render(ctx, "request.html", status, r=queue.row(item), record=record, regime=regimes.get(item.regime),
+                    denial_bases=schemas.DENIAL_BASES, entries=list(reversed(record["entries"])), **values)
 
 
 @v.team_page()
@@ -32,18 +33,22 @@ def show(ctx: v.Context, visit: v.Visit, request_id: str) -> v.Answer:
 
 @v.team_page()
 def act(ctx: v.Context, visit: v.Visit, request_id: str, action: str) -> v.Answer:
-    """POST …/{extend|deny|lift-restriction}."""
+    """POST …/{extend|deny|lift-restriction|clarify}."""
     if action not in ACTIONS:
         return v.failure(NotFound("no such action"), visit)
     by = actors.member(ctx.member.member_id)
     try:
         if action == "extend":
             execution.require_executor(ctx.team_id, ctx.member)
-            pr.extend(ctx.team_id, request_id, {"months": _months(visit.form.get("months")),
-                                                "reason": visit.form.get("reason", "")}, by=by)
+            months = {"months": _months(visit.form["months"])} if visit.form.get("months") else {}
+            pr.extend(ctx.team_id, request_id, {**months, "reason": visit.form.get("reason", "")}, by=by)
         elif action == "deny":
             execution.require_executor(ctx.team_id, ctx.member)
-            pr.deny(ctx.team_id, request_id, {"reason": visit.form.get("reason", "")}, by=by)
+            basis = {"basis": visit.form["basis"]} if visit.form.get("basis") else {}
+            pr.deny(ctx.team_id, request_id, {"reason": visit.form.get("reason", ""), **basis}, by=by)
+        elif action == "clarify":
+            execution.require_executor(ctx.team_id, ctx.member)
+            pr.ask_clarification(ctx.team_id, request_id, {"question": visit.form.get("question", "")}, by=by)
         else:
             execution.lift_restriction(ctx.team_id, request_id, ctx.member, {})
     except DomainError as exc:
@@ -73,7 +78,8 @@ def _months(value) -> int | str:
 def _refused(visit: v.Visit, ctx: v.Context, request_id: str, form_name: str, exc: DomainError) -> v.Answer:
     try:
         return _render(ctx, request_id, exc.status, failed_form=form_name, error=exc.message,
-                       typed={"reason": visit.form.get("reason", ""), "months": visit.form.get("months", "")})
+                       typed={"reason": visit.form.get("reason", ""), "months": visit.form.get("months", ""),
+                              "question": visit.form.get("question", ""), "basis": visit.form.get("basis", "")})
     except DomainError as missing:
         return v.failure(missing, visit, ctx)
 

@@ -5,7 +5,7 @@ teams.upsert_member, systems.put ...). Only admins change anything, as on the AP
 import csv
 import io
 
-from .. import clock, config, ids, recipients, settings as team_settings, systems as team_systems, teams
+from .. import clock, config, ids, recipients, schemas, settings as team_settings, systems as team_systems, teams
 from .. import actors
 from .. import privacy_requests as pr
 from ..errors import DomainError, NotFound
@@ -52,6 +52,8 @@ def _settings_form(visit: v.Visit) -> dict:
     values["privacy_officer_id"] = form.get("privacy_officer_id") or None
     values["locale"] = form.get("locale") or "en"
     values["locales"] = list(visit.lists.get("locales", [])) or None
+    values["regime"] = form.get("regime") or "gdpr"
+    values["regimes"] = list(visit.lists.get("regimes", [])) or None
     origins = [line.strip() for line in (form.get("embed_origins") or "").splitlines() if line.strip()]
     values["embed_origins"] = origins or None
     return values
@@ -64,6 +66,7 @@ def _settings_page(ctx: v.Context, values: dict, status: int = 200, notice: str 
     snippet = (f'<iframe src="{portal_url}" title="Privacy" data-privacy-desk></iframe>\n'
                f'<script src="{config.public_url("/portal/assets/embed.js")}" async></script>')
     return v.render(ctx, "settings.html", status, values=values, members=members, all_locales=LOCALES,
+                    all_regimes=schemas.REGIMES,
                     offered=offered(ctx.settings), saved=notice, error_field=error_field, error=error,
                     snippet=snippet, portal_url=portal_url)
 
