@@ -98,6 +98,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
                                    "null or empty: none may."),
         "logo_url": NSTR,
         "accent_color": NSTR,
+        "regime": _s("string", description="The law of a submission that names none (docs/regimes.md)."),
+        "regimes": _nullable("array", items=STR, description="The laws the team's clients may choose; null: the "
+                                                             "default alone."),
         "updated_at": NSTR,
     })
     document = _object({"document_id": STR, "filename": STR, "size": INT, "uploaded_at": STR})
@@ -126,6 +129,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "dossier_id": STR, "team_id": STR, "client_email": STR, "title": STR, "fields": OBJ,
             "consent": NOBJ, "documents": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
             "created_at": STR, "updated_at": NSTR, "restricted": BOOL, "objection": NOBJ,
+            "opt_out": {**NOBJ, "description": "The client opted out of the sale or sharing of their data: "
+                                              "opted_out_at and the request_id."},
         }),
         "DossierList": _list("Dossier"),
         "ConsentVersion": _object({"version": INT, "text": NSTR, "text_sha256": NSTR, "effective_from": STR}),
@@ -138,6 +143,18 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "extension_reason": NSTR, "verified_at": NSTR, "started_at": NSTR, "completed_at": NSTR,
             "executed_by": NACTOR, "result": NOBJ, "progress": NOBJ, "failure_reason": NSTR, "note": NSTR,
             "denial_reason": NSTR, "lifted_at": NSTR, "overdue": BOOL,
+            "denial_basis": {**NSTR, "description": "One of " + ", ".join(schemas_module.DENIAL_BASES) + "."},
+            "regime": {"type": "string", "enum": list(schemas_module.REGIMES), "description": "The law the request is under "
+                       "(docs/regimes.md): its due date, extension, rights and emails follow it."},
+            "extension_days": _s("integer", description="Days granted by a law that extends by a fixed period "
+                                                        "(extension_months: the GDPR's months)."),
+            "receipt_due_at": {**NSTR, "description": "When the receipt must be confirmed by (CCPA: 10 business "
+                                                      "days); the confirmation email goes at submission."},
+            "gpc": _s("boolean", description="An opt-out made by the browser's Global Privacy Control signal."),
+            "paused_at": {**NSTR, "description": "Waiting for the client's clarification since (UK GDPR Art. 12A): "
+                                                 "the clock stands still."},
+            "paused_days": INT, "clarification_question": NSTR, "clarification_answer": NSTR,
+            "appealed_at": NSTR, "appeal_reason": NSTR, "first_denial_reason": NSTR,
             "history": {"type": "array", "items": {"$ref": "#/components/schemas/RecordEntry"}},
             "alerts": {"type": "array", "description": "What the team must see: an email that can't be sent, "
                                                        "nobody to notify.", "items": {
@@ -196,7 +213,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "request_id": STR, "type": {"type": "string", "enum": request_types},
             "status": {"type": "string", "enum": statuses}, "received_at": STR, "due_at": STR,
             "completed_at": NSTR, "extension_months": INT, "extension_reason": NSTR, "denial_reason": NSTR,
-            "note": NSTR,
+            "note": NSTR, "regime": {"type": "string", "enum": list(schemas_module.REGIMES)}, "extension_days": INT,
+            "paused_at": NSTR, "clarification_question": NSTR, "appealed_at": NSTR,
         }),
         "Submission": {**_object({"request_id": STR, "status": {"type": "string", "enum": statuses}}),
                        "description": "A receipt, the same whatever already exists for the address: what happens "
@@ -205,6 +223,9 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "privacy_banner": BOOL, "privacy_policy_url": NSTR, "terms_of_service_url": NSTR,
             "consent": _object({"required": BOOL, "text": NSTR, "version": INT}),
             "request_types": {"type": "array", "items": STR},
+            "regime": _s("string", description="The law of a submission that names none."),
+            "regimes": _s("array", items=STR, description="Where the team's clients may live (\"where do you "
+                                                          "live\"): a submission's regime is one of these."),
             "locale": _s("string", description="The team's default language."),
             "locales": _s("array", items=STR, description="The languages the portal may offer, the default first "
                                                           "when the team chose them; a submission's locale is one."),
@@ -213,7 +234,8 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
             "team_id": STR, "system_id": STR, "name": STR, "kind": {"type": "string", "enum": ["webhook", "manual"]},
             "url": NSTR, "owner_email": NSTR,
             "request_types": {"type": "array", "items": {"type": "string",
-                                                         "enum": ["erasure", "rectification", "restriction"]}},
+                                                         "enum": ["erasure", "rectification", "restriction",
+                                                                  "opt_out_sale"]}},
             "completion": {"type": ["string", "null"], "enum": ["callback", "2xx", None]},
             "previous_secret_expires_at": {**NSTR, "description": "Until when the secret replaced by the last "
                                                                   "rotation still signs (null: none does)."},
@@ -227,7 +249,34 @@ def _response_schemas(schemas_module, statuses: list[str]) -> dict:
         },
         "SystemList": _list("System"),
         "Page": {"type": "string", "description": "An HTML page (text/html; charset=utf-8)."},
+        "ReportCounts": _report_counts(schemas_module),
+        "ReportRow": {"allOf": [{"$ref": "#/components/schemas/ReportCounts"}], **_object({
+            "type": {"type": "string", "enum": request_types},
+            "regime": {"type": "string", "enum": list(schemas_module.REGIMES)}})},
+        "Report": _object({
+            "team_id": STR, "year": INT,
+            "rows": {"type": "array", "items": {"$ref": "#/components/schemas/ReportRow"},
+                     "description": "One per request type and law with a request received that year; type "
+                                    "order, then law."},
+            "totals": {"$ref": "#/components/schemas/ReportCounts"}}),
     }
+
+
+def _report_counts(schemas_module) -> dict:
+    """chalicelib/report.py's counters, of a row or of the year."""
+    days = "Days from receipt to the answer (completed or denied), one decimal; null when nothing was answered."
+    return {**_object({
+        "received": _s("integer", description="Confirmed by the client, or needing no confirmation."),
+        "completed": _s("integer", description="Complied with in whole or in part."),
+        "denied": INT,
+        "denied_by_basis": _object({basis: INT for basis in schemas_module.DENIAL_BASES}),
+        "cancelled": _s("integer", description="Withdrawn by the client; not counted as received."),
+        "unverified": _s("integer", description="Never confirmed by the client (awaiting or expired); not "
+                                                "counted as received."),
+        "on_time": _s("integer", description="Answered by the due date, extensions included."),
+        "median_days": _nullable("number", description=days),
+        "mean_days": _nullable("number", description=days),
+    }), "description": "Requests received in the year (UTC)."}
 
 
 def _list(item: str) -> dict:
@@ -274,6 +323,7 @@ class Op:
     negotiated: bool = False  # JSON by default, HTML with `Accept: text/html` (errors in either)
     framable: bool = False  # a page the team's embed_origins may frame: X-Frame-Options only when none are listed
     asset: bool = False  # a stylesheet or script of the pages
+    csv: bool = False  # ?format=csv answers the same as text/csv, an attachment
     tag: str = "admin"
     description: str = ""
 
@@ -304,6 +354,13 @@ QUERY = {
     "sort": {"name": "sort", "in": "query", "required": False,
              "schema": {"type": "string", "enum": ["received_at", "due_at"]},
              "description": "`received_at` (newest first, the default) or `due_at` (soonest first)."},
+    "year": {"name": "year", "in": "query", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{4}$"},
+             "description": "The calendar year (UTC) the requests were received in: 2000 to next year."},
+    "format": {"name": "format", "in": "query", "required": False,
+               "schema": {"type": "string", "enum": ["json", "csv"]},
+               "description": "`json` (the default) or `csv`: the same figures, one row per request type and law "
+                              "and a last row of totals (type `total`), as an attachment."},
     "token": {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
               "description": "The status token from the client's receipt email."},
 }
@@ -368,13 +425,31 @@ OPERATIONS = {
         "status in_progress; a worker carries it out and the client is told when it is completed",
         {202: "PrivacyRequest"}, WRITE + (422, 503), body="execute", bearer=True),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/extend"): Op(
-        "Extend the due date by one or two months, with reasons (Art. 12(3))", {200: "PrivacyRequest"}, WRITE,
-        body="extend", bearer=True),
+        "Extend the due date as the request's law allows, with reasons", {200: "PrivacyRequest"}, WRITE,
+        body="extend", bearer=True,
+        description="GDPR and UK GDPR: `months` 1 or 2 (at most 2 in all). Other laws extend once by their fixed "
+                    "period (CCPA and US states 45 days, PIPEDA 30) and refuse `months` (400). A law without an "
+                    "extension, a second one, an opt-out, or a decision after the original due date: 409 saying "
+                    "why."),
+    ("POST", "/teams/{team_id}/privacy/requests/{request_id}/clarify"): Op(
+        "Ask the client to clarify their request (UK GDPR Art. 12A): the clock stands still until they answer",
+        {200: "PrivacyRequest"}, WRITE, body="clarify", bearer=True,
+        description="The client is emailed the question with their status page, where they answer. 409 under a "
+                    "law that doesn't stop the clock, or when the request is not waiting to be handled."),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/deny"): Op(
         "Refuse a request, with reasons (Art. 12(4))", {200: "PrivacyRequest"}, WRITE, body="deny", bearer=True),
     ("POST", "/teams/{team_id}/privacy/requests/{request_id}/lift-restriction"): Op(
         "Lift a completed restriction (Art. 18(3))", {200: "LiftedRestriction"}, WRITE, body="empty",
         body_required=False, bearer=True),
+    ("GET", "/teams/{team_id}/privacy/report"): Op(
+        "The yearly report of the team's privacy requests, per type and law (CCPA regs §7102)", {200: "Report"},
+        ADMIN, query=("year", "format"), bearer=True, csv=True,
+        description="Requests received in the year, by type and law: received (confirmed, or needing no "
+                    "confirmation), completed (in whole or in part), denied (by basis; none recorded counts as "
+                    "`other`), cancelled and never confirmed (both apart from received), answered on time, and "
+                    "the median and mean days from receipt to the answer. Any member may read it. A missing or "
+                    "bad `year` (four digits, 2000 to next year) is a 400 naming `year`; a bad `format`, one "
+                    "naming `format`."),
     ("GET", "/teams/{team_id}/privacy/systems"): Op(
         "The other applications told of the team's requests (Art. 19), by id; never their secrets",
         {200: "SystemList"}, ADMIN, bearer=True),
@@ -446,6 +521,17 @@ OPERATIONS = {
         "The client cancels their request (JSON, or a page for a form post or Accept: text/html)",
         {200: "PublicRequest"}, (401, 404, 409, 415), query=("token",), negotiated=True, tag="portal",
         description="Any body is ignored; a form Content-Type asks for the HTML page."),
+    ("POST", "/portal/privacy/requests/{request_id}/appeal"): Op(
+        "A denied client appeals, once (US state laws): the request is open again, due within the state's period",
+        {200: "PublicRequest"}, (400, 401, 404, 409, 413, 415), query=("token",), body="appeal",
+        body_required=False, negotiated=True, tag="portal",
+        description="A form Content-Type asks for the status page. 409: the law gives no appeal, the request is "
+                    "not denied, or it was already appealed."),
+    ("POST", "/portal/privacy/requests/{request_id}/clarification"): Op(
+        "The client answers the team's question (UK GDPR Art. 12A): the clock starts again, later by the days "
+        "it stood still", {200: "PublicRequest"}, (400, 401, 404, 409, 413, 415), query=("token",),
+        body="clarification", negotiated=True, tag="portal",
+        description="A form Content-Type asks for the status page. 409: no clarification is awaited."),
     ("GET", "/portal/privacy/exports/{token}"): Op(
         "The export link of the client's email: a page naming the file, its size and expiry (200), or with "
         "?download=1 a redirect to a short-lived download URL (302)",
@@ -543,6 +629,8 @@ def _json_or_html(schema: str | None, op: Op) -> dict:
     if op.html:
         return {"text/html": {"schema": _ref("Page")}}
     content = {"application/json": {"schema": _ref(schema)}} if schema else {}
+    if op.csv and schema not in ("Error", "ExecutionFailure"):
+        content["text/csv"] = {"schema": {"type": "string"}}
     if op.negotiated:
         content["text/html"] = {"schema": _ref("Page")}
     return content

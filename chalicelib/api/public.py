@@ -107,7 +107,7 @@ def appeal_request(request_id):
 @bp.route("/portal/privacy/requests/{request_id}/clarification", methods=["POST"], cors=True,
           content_types=FORM_TYPES)
 @endpoint
-def clarify_request(request_id):
+def send_clarification(request_id):
     """The client's clarification the team asked for (UK GDPR Art. 12A), from the status page or the frontend."""
     return _client_answer(request_id, "clarification")
 
