@@ -2,9 +2,12 @@
 of sale/sharing and Global Privacy Control, appeals, clarifications and how long records are kept."""
 import datetime as dt
 
+import pytest
+
 from chalicelib import clock, privacy_requests, regimes
 from chalicelib.models import PrivacyRequest
 
+from .console_support import Console
 from .support import shift_time
 
 
@@ -383,3 +386,61 @@ def test_a_gdpr_only_team_keeps_them_as_the_stage_says(api, team):
     deny(api, team, request_id)
     stored = item(team, request_id)
     assert clock.parse(stored.chore_at) - clock.parse(stored.completed_at) == dt.timedelta(days=30)
+
+
+# --- the console ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def officer(api, team):
+    console = Console(api)
+    console.sign_in(team.admin_email)
+    return console
+
+
+def test_the_console_sets_the_teams_laws(api, team, officer):
+    officer.get(f"/console/teams/{team.id}/settings")
+    answer = officer.post(f"/console/teams/{team.id}/settings",
+                          [("regime", "ccpa"), ("regimes", "ccpa"), ("regimes", "gdpr"), ("locale", "en")])
+    assert answer.status_code == 303, answer.body
+    assert (api.settings(team)["regime"], api.settings(team)["regimes"]) == ("ccpa", ["ccpa", "gdpr"])
+
+
+def test_the_console_extends_a_ccpa_request_by_its_45_days(api, team, officer):
+    offer(api, team, "ccpa")
+    request_id = api.verified_request(team, "cal@client.example", "access")
+    page = officer.get(f"/console/teams/{team.id}/requests/{request_id}").body.decode()
+    assert 'name="months"' not in page and "45 days" in page
+    answer = officer.post(f"/console/teams/{team.id}/requests/{request_id}/extend", {"reason": "Many files"})
+    assert answer.status_code == 303
+    assert api.request_view(team, request_id)["extension_days"] == 45
+
+
+def test_the_console_asks_a_uk_client_to_clarify(api, team, officer):
+    offer(api, team, "uk_gdpr")
+    request_id = api.verified_request(team, "uk@client.example", "access")
+    officer.get(f"/console/teams/{team.id}/requests/{request_id}")
+    answer = officer.post(f"/console/teams/{team.id}/requests/{request_id}/clarify", {"question": "Which account?"})
+    assert answer.status_code == 303
+    assert item(team, request_id).paused_at
+
+
+def test_the_console_records_the_grounds_of_a_denial(api, team, officer):
+    request_id = api.verified_request(team, "eu@client.example", "access")
+    officer.get(f"/console/teams/{team.id}/requests/{request_id}")
+    officer.post(f"/console/teams/{team.id}/requests/{request_id}/deny", {"reason": "No data", "basis": "no_data"})
+    assert item(team, request_id).denial_basis == "no_data"
+
+
+def test_the_privacy_page_asks_where_the_client_lives(api, team):
+    offer(api, team, "gdpr", "ccpa")
+    page = api.get(f"/portal/{team.id}/privacy", headers={"Accept": "text/html"}).body.decode()
+    assert 'name="regime"' in page and 'value="ccpa"' in page
+
+
+def test_the_privacy_page_form_sends_the_chosen_law(api, team):
+    offer(api, team, "gdpr", "ccpa")
+    answer = api.call("POST", f"/portal/{team.id}/privacy/form",
+                      headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+                      raw=b"type=erasure&email=cal%40client.example&regime=ccpa")
+    assert answer.status_code == 200, answer.body
+    assert [r.regime for r in PrivacyRequest.query(team.id)] == ["ccpa"]
