@@ -488,6 +488,6 @@ def test_no_english_sentence_is_left_in_another_language(request_type, locale):
 def test_the_access_exports_information_renders_in_every_language(locale):
     info = {"purposes": f"Onboarding {EVIL}", "recipients": None, "retention_period": "5 years",
             "right_to_complain": None}
-    text = templating.render("export/information.txt", locale, team_name="Acme", info=info)
+    text = templating.render("export/information.txt", locale, team_name="Acme", info=info, **regimes.citations("gdpr"))
     assert f"Onboarding {EVIL}" in text and "5 years" in text and "None" not in text
     assert "data.json" in text and "Acme" in text

@@ -211,7 +211,7 @@ def delete_system(team_id, system_id):
 @bp.route("/teams/{team_id}/privacy/report", methods=["GET"])
 @endpoint
 def privacy_report(team_id):
-    from .. import report  # imported here: this file's head is shared with other changes
+    from .. import report  # imported on first use: only this route needs it
 
     request = bp.current_request
     member(request, team_id)
