@@ -304,8 +304,7 @@ def mark_sent(key: str) -> None:
 def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str, dict]]:
     settings = settings or teams.require_team(item.team_id)
     client_locale = languages.for_client(item.locale, item.accept_language, settings)
-    common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id,
-              **regimes.citations(item.regime)}
+    common = common_values(item, settings)
     name = event.name
     if name.startswith("officer_"):
         extra = {}
@@ -330,6 +329,12 @@ def compose(event: Event, item: PrivacyRequest, settings=None) -> list[tuple[str
     if name.startswith("client_completed_"):  # Art. 19, second sentence: who was told of it
         extra["informed"] = [task["name"] for task in (item.recipients or {}).values() if art19.informed(task)]
     return [(item.email, templating.render_email(name, client_locale, **common, **extra))]
+
+
+def common_values(item: PrivacyRequest, settings) -> dict:
+    """What every email of a request shows: the request, the team's name, and its law's name and articles."""
+    return {"request": pr.view(item), "team_name": settings.team_name or item.team_id,
+            **regimes.citations(item.regime)}
 
 
 def officer_messages(name: str, item: PrivacyRequest, settings, common: dict, recipients=None,

@@ -30,7 +30,7 @@ def run(now: dt.datetime | None = None) -> dict:
             settings = teams.require_team(item.team_id)
             teams_seen[item.team_id] = (settings, notifications.officers(item.team_id, settings))
         settings, recipients = teams_seen[item.team_id]
-        common = {"request": pr.view(item), "team_name": settings.team_name or item.team_id}
+        common = notifications.common_values(item, settings)
         # Calendar days, as a person reads a due date: due tomorrow at 09:00 is "1 day left" even at 10:00 today.
         days = (due.date() - now.date()).days
         extra = {"days_overdue": -days} if name == "officer_overdue" else {"days_left": max(days, 0)}

@@ -368,6 +368,31 @@ def prep_console_queue(api, size):
     return Prepared(lambda: console.get(f"/console/teams/{team.id}/requests"), check)
 
 
+def prep_opt_out_submit(api, size):
+    """A Californian client opts out of sale/sharing with their browser's GPC signal beside an access request:
+    two requests written, the opt-out already claimed and queued (no verification)."""
+    team = api.new_team()
+    _status(api.patch(f"/teams/{team.id}/privacy/settings", {"regime": "ccpa"}, token=team.token), 200)
+    body = {"email": "cal@client.example", "type": "access"}
+    run = lambda: api.post(f"/portal/{team.id}/privacy/requests", body, headers={"Sec-GPC": "1"})  # noqa: E731
+    return Prepared(run, lambda answer: _status(answer, 202))
+
+
+def prep_yearly_report(api, size):
+    """The yearly report (CCPA regs §7102) of a team that received `size` requests this year."""
+    from chalicelib import clock
+
+    team = api.new_team()
+    seed_requests(team.id, size, "pending")
+    year = clock.now().year
+
+    def check(answer):
+        _status(answer, 200)
+        assert answer.json_body["totals"]["received"] == size, answer.json_body["totals"]
+
+    return Prepared(lambda: api.get(f"/teams/{team.id}/privacy/report?year={year}", token=team.token), check)
+
+
 @dataclasses.dataclass
 class Scenario:
     key: str
@@ -401,6 +426,9 @@ SCENARIOS = [
     Scenario("list_requests", "list requests page ({n} in team)", prep_list_requests, sizes=(60,)),
     Scenario("console_queue", "console: the queue page ({n} open requests)", prep_console_queue, sizes=(60,),
              repeats={60: 3}),
+    Scenario("opt_out_submit", "portal submit with Sec-GPC: 1 (CCPA: access + opt-out)", prep_opt_out_submit),
+    Scenario("yearly_report", "yearly report, {n} requests this year", prep_yearly_report, sizes=(100, 1000),
+             repeats={100: 3, 1000: 3}),
     Scenario("list_requests_expired", "list requests page (newest {n} expired)", prep_list_requests_behind_expired,
              sizes=(100,), repeats={100: 5}),
 ]
