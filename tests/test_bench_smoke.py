@@ -51,9 +51,10 @@ def test_erasure_of_100_dossiers_is_batched_not_per_item():
     assert calls["s3.DeleteObject"] == 0, calls
 
 
-def test_a_portal_submission_costs_two_calls():
+def test_a_portal_submission_costs_three_calls():
     calls = bench.measure("portal_submit", repeats=1).calls
-    assert calls == {"dynamodb.UpdateItem": 1, "dynamodb.TransactWriteItems": 1}, calls  # rate counter, write
+    # rate counter, the team's settings (its laws and their rights), the write
+    assert calls == {"dynamodb.UpdateItem": 1, "dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1}, calls
 
 
 def test_a_pending_record_reads_its_request_settings_and_markers_once_for_both_emails():
