@@ -1,7 +1,6 @@
 """The yearly report page (chalicelib/report.py): the table for a year, a year picker, and its CSV download.
 
 Every member sees it, as every member may list the requests (the API's GET .../privacy/report)."""
-from babel.numbers import format_decimal
 
 from .. import clock, regimes, schemas
 from .. import report as yearly
@@ -49,6 +48,8 @@ def _law(code: str) -> str:
 
 def _days(counts: dict, locale: str) -> dict:
     """The median and mean written as the language writes decimals (12.5, 12,5); None stays None."""
+    from babel.numbers import format_decimal  # on first use: Babel is not for every cold start
+
     return {f"{name}_text": None if counts[name] is None else
             format_decimal(counts[name], format="#,##0.0", locale="en_GB" if locale == "en" else locale)
             for name in ("median_days", "mean_days")}
