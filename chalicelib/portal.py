@@ -320,7 +320,7 @@ def submit_form(team_id: str, fields: dict, source_ip: str | None, accept_langua
         else:
             pr.submit(team_id, {**body, "type": kind}, source_ip, accept_language, gpc, _enqueue)
     except DomainError as exc:
-        return privacy_page(team_id, accept_language, _form_error(exc), fields, exc.status)
+        return privacy_page(team_id, accept_language, _form_error(exc, kind), fields, exc.status)
     locale = languages.for_client(body.get("locale"), accept_language, settings)
     html = templating.render("pages/privacy_receipt.html", locale, brand=brand(settings),
                              started=kind == pr.OPT_OUT_SALE,
@@ -336,12 +336,12 @@ def _enqueue(team_id: str, request_id: str) -> None:
     enqueue(team_id, request_id)
 
 
-def _form_error(exc: DomainError) -> str:
+def _form_error(exc: DomainError, kind: str | None = None) -> str:
     field = (exc.extra.get("field") or "").removeprefix("body.")
     if exc.status == 429:
         return "busy"
     if field in ("email", "message"):
         return field
-    if field in ("regime", "type"):
+    if field == "regime" or (field == "type" and kind in schemas.REQUEST_TYPES):  # a right the law doesn't give
         return "regime"
     return "invalid"

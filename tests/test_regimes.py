@@ -444,3 +444,13 @@ def test_the_privacy_page_form_sends_the_chosen_law(api, team):
                       raw=b"type=erasure&email=cal%40client.example&regime=ccpa")
     assert answer.status_code == 200, answer.body
     assert [r.regime for r in PrivacyRequest.query(team.id)] == ["ccpa"]
+
+
+def test_the_privacy_page_says_when_a_right_is_not_given_where_the_client_lives(api, team):
+    offer(api, team, "gdpr", "ccpa")
+    answer = api.call("POST", f"/portal/{team.id}/privacy/form",
+                      headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+                      raw=b"type=restriction&email=cal%40client.example&regime=ccpa")
+    assert answer.status_code == 400
+    assert "not available under the law of the place you chose" in answer.body.decode()
+    assert PrivacyRequest.count(team.id) == 0
