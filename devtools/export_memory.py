@@ -125,7 +125,7 @@ def child(mib: int, zip_path: str) -> dict:
         team_id, _member = teams.create_team("Memory", "admin@memory.example", "Admin")
         sha256 = _seed(team_id, document_sizes(mib))
         item = types.SimpleNamespace(team_id=team_id, request_id="r_memory", email=CLIENT, type="access",
-                                     received_at=clock.iso(clock.now()), locale=None, accept_language=None)
+                                     received_at=clock.iso(clock.now()), locale=None, accept_language=None, regime=None)
         saves = []
         gc.collect()
         tracemalloc.start()
