@@ -121,17 +121,13 @@ def events_for(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
         events.append(Event("client_cancelled", new))
         if old is not None and old.status != pr.AWAITING and not withdrawal:
             events.append(Event("officer_cancelled", new))
-    extended = _extended(new)
-    if old is not None and extended > _extended(old):
+    extended = pr.extension_granted(new)
+    if old is not None and extended > pr.extension_granted(old):
         events.append(Event("client_extended", new, str(extended)))
     if new.paused_at and (old is None or old.paused_at != new.paused_at):  # UK GDPR Art. 12A
         events.append(Event("client_clarification", new, new.paused_at))
     return events + recipient_events(old, new)
 
-
-def _extended(item: PrivacyRequest) -> int:
-    """What was granted, in the law's unit (a request's law counts in months or in days, never both)."""
-    return int(item.extension_months or 0) + int(item.extension_days or 0)
 
 
 def recipient_events(old: PrivacyRequest | None, new: PrivacyRequest) -> list[Event]:
@@ -262,7 +258,7 @@ def _still_relevant(event: Event, current: PrivacyRequest) -> bool:
     if name in ("client_cancelled", "officer_cancelled"):
         return current.status == pr.CANCELLED
     if name == "client_extended":
-        return _extended(current) >= int(event.serial)
+        return pr.extension_granted(current) >= int(event.serial)
     if name == "client_clarification":
         return current.paused_at == event.serial
     if name == "recipient_task":

@@ -260,7 +260,7 @@ def submit(team_id: str, body, source_ip: str | None, accept_language: str | Non
     request that starts when submitted (execution.enqueue; without it the watchdog queues it within minutes)."""
     data = schemas.validate("portal_request", body)
     locale = languages.check(data.get("locale"), "body.locale")
-    settings = _team(team_id)
+    settings = require_team(team_id)
     regime = regimes.choose(settings, data.get("regime"))
     regimes.check_right(regime, data["type"])
     new = Submission(team_id, data["email"], locale, accept_language, regime, settings, start)
@@ -274,18 +274,9 @@ def submit_consent_withdrawal(team_id: str, body, source_ip: str | None, accept_
     """Art. 7(3): withdrawing consent is as easy as giving it — one verified step, no officer decision."""
     data = schemas.validate("consent_withdraw", body)
     locale = languages.check(data.get("locale"), "body.locale")
-    settings = _team(team_id)
+    settings = require_team(team_id)
     new = Submission(team_id, data["email"], locale, accept_language, regimes.get(settings.regime), settings)
     return _create(new, CONSENT_WITHDRAWAL, None, source_ip)
-
-
-def _team(team_id: str) -> TeamSettings:
-    if not ids.plausible(team_id):
-        raise NotFound("team does not exist")
-    try:
-        return TeamSettings.get(team_id)
-    except DoesNotExist:
-        raise NotFound(f"team {team_id} does not exist") from None
 
 
 class Submission(NamedTuple):
@@ -729,6 +720,11 @@ def extend(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
     return view(item)
 
 
+def extension_granted(item: PrivacyRequest) -> int:
+    """What was granted, in the law's unit (a request's law counts in months or in days, never both)."""
+    return int(item.extension_months or 0) + int(item.extension_days or 0)
+
+
 def _extension(regime: regimes.Regime, item: PrivacyRequest, data: dict) -> tuple[str, int, int]:
     """(the item's field, what it holds, what it will hold), or why this law allows no (further) extension."""
     if regime.extension is None or item.type == OPT_OUT_SALE:
@@ -763,19 +759,17 @@ def deny(team_id: str, request_id: str, body, by: dict | None = None) -> dict:
 
 def cancel(token: str, request_id: str) -> dict:
     """The client withdraws their own request, from the link in their receipt."""
-    claims = tokens.read(token, tokens.STATUS)
-    if claims.get("req") != request_id:
-        raise tokens.TokenError("this link belongs to another request", "invalid")
-    item = get_item(claims["team"], request_id, consistent=True)
+    item = _client_item(token, request_id)
     return view(close(item, CANCELLED, {AWAITING, PENDING, FAILED}, by=actors.client(),
                       cancelled_by=actors.client()))
 
 
-def _client_item(token: str, request_id: str) -> PrivacyRequest:
+def _client_item(token: str, request_id: str, consistent: bool = True) -> PrivacyRequest:
+    """The request a client's status link names: the link must be for this request."""
     claims = tokens.read(token, tokens.STATUS)
     if claims.get("req") != request_id:
         raise tokens.TokenError("this link belongs to another request", "invalid")
-    return get_item(claims["team"], request_id, consistent=True)
+    return get_item(claims["team"], request_id, consistent=consistent)
 
 
 # --- appeals (US state laws) and clarifications (UK GDPR Art. 12A) ------------------------------------------------
@@ -847,7 +841,7 @@ def clarify(token: str, request_id: str, body) -> dict:
     stood = (regimes.local_date(regime, now) - regimes.local_date(regime, clock.parse(item.paused_at))).days
     paused = int(item.paused_days or 0) + stood
     received = clock.parse(item.received_at)
-    extension = int(item.extension_months or 0) if regime.months_choice else int(item.extension_days or 0)
+    extension = extension_granted(item)
     actions = [PrivacyRequest.paused_at.remove(), PrivacyRequest.paused_days.set(paused),
                PrivacyRequest.clarification_answer.set(data["answer"]),
                PrivacyRequest.due_at.set(clock.iso(regimes.answer_due(regime, received, item.type, extension, paused)))]
@@ -871,8 +865,5 @@ def _client_write(item: PrivacyRequest, actions: list, condition, event: str, **
 
 
 def status_for_client(token: str, request_id: str) -> tuple[dict, bool]:
-    claims = tokens.read(token, tokens.STATUS)
-    if claims.get("req") != request_id:
-        raise tokens.TokenError("this link belongs to another request", "invalid")
-    item = get_item(claims["team"], request_id)
+    item = _client_item(token, request_id, consistent=False)
     return view(item), effective_status(item) in {AWAITING, PENDING, FAILED}

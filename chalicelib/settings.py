@@ -58,7 +58,7 @@ def update_settings(team_id: str, body) -> dict:
     changes = schemas.validate("settings_patch", body)
     current = require_team(team_id)
     _check_languages(changes, current)
-    _check_regimes(changes, current)
+    _check_default_offered(changes, current, "regime", "regimes", "regime")
     branding.check_embed_origins(changes.get("embed_origins"))
     branding.check_accent_colour(changes.get("accent_color"))
     actions = [TeamSettings.updated_at.set(clock.iso(clock.now()))]
@@ -96,21 +96,17 @@ def _check_languages(changes: dict, current) -> None:
     languages.check(changes.get("locale"), "body.locale")
     for index, code in enumerate(changes.get("locales") or []):
         languages.check(code, f"body.locales[{index}]")
-    default = changes.get("locale", current.locale) or DEFAULTS["locale"]
-    offered = changes["locales"] if "locales" in changes else current.locales
-    if offered and default not in offered:
-        field = "body.locales" if "locales" in changes else "body.locale"
-        raise BadRequest(f"{field}: the default language {default} must be among the languages offered "
-                         f"({', '.join(offered)})", field=field)
+    _check_default_offered(changes, current, "locale", "locales", "language")
 
 
-def _check_regimes(changes: dict, current) -> None:
-    """The default law must be among those clients may choose, when the team lists them."""
-    default = changes.get("regime", current.regime) or regimes.DEFAULT
-    offered = changes["regimes"] if "regimes" in changes else current.regimes
+def _check_default_offered(changes: dict, current, name: str, names: str, what: str) -> None:
+    """The default (`name`: the language, the law) must be among those offered (`names`), when the team lists
+    them; the field named is the one this change set."""
+    default = changes.get(name, getattr(current, name)) or DEFAULTS[name]
+    offered = changes[names] if names in changes else getattr(current, names)
     if offered and default not in offered:
-        field = "body.regimes" if "regimes" in changes else "body.regime"
-        raise BadRequest(f"{field}: the default regime {default} must be among the regimes offered "
+        field = f"body.{names}" if names in changes else f"body.{name}"
+        raise BadRequest(f"{field}: the default {what} {default} must be among the {what}s offered "
                          f"({', '.join(offered)})", field=field)
 
 

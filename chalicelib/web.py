@@ -102,6 +102,13 @@ def static(content_type: str, text: str) -> Response:
                                                          "X-Content-Type-Options": "nosniff"})
 
 
+def download(text: str, filename: str, content_type: str) -> Response:
+    """A file answered as an attachment that no browser or proxy keeps."""
+    return Response(body=text, status_code=200, headers={
+        "Content-Type": content_type, "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
 def body(request, limit: int = JSON_LIMIT):
     """The request's JSON body: refused if too large, not UTF-8 or not JSON (Chalice's json_body would 500
     on some of these and can't tell the caller which)."""

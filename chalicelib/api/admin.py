@@ -2,8 +2,8 @@
 from chalice import Blueprint
 
 from .. import actors, dossiers, execution, privacy_requests, recipients, settings, systems, teams, text
-from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, endpoint, json_response, member,
-                   optional_body, page_out, query)
+from ..web import (DOCUMENT_LIMIT, body, caller, cursor_in, decode_cursor, download, endpoint, json_response,
+                   member, optional_body, page_out, query)
 
 bp = Blueprint(__name__)
 
@@ -219,13 +219,9 @@ def privacy_report(team_id):
 
 
 def _file_or_json(answer):
-    """A report.Download as an attachment no browser or proxy keeps (it counts a team's requests); else JSON."""
-    from chalice import Response
-
+    """A report.Download as an attachment (it counts a team's requests: never kept); else JSON."""
     from .. import report
 
     if not isinstance(answer, report.Download):
         return json_response(answer)
-    return Response(body=answer.text, status_code=200, headers={
-        "Content-Type": answer.content_type, "Content-Disposition": f'attachment; filename="{answer.filename}"',
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return download(answer.text, answer.filename, answer.content_type)
